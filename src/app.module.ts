@@ -1,0 +1,36 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { AuthModule } from './auth/auth.module';
+import { RequestIdMiddleware } from './common/logging/request-id.middleware';
+import { AppConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { MetricsMiddleware } from './metrics/metrics.middleware';
+import { MetricsModule } from './metrics/metrics.module';
+import { OrdersModule } from './orders/orders.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
+
+@Module({})
+export class AppModule implements NestModule {
+  /**
+   * Built from the environment at the time of the call, because which channel
+   * modules and sandboxes exist depends on it (tests set the environment first).
+   */
+  static register(): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule,
+        DatabaseModule,
+        MetricsModule,
+        HealthModule,
+        WebhooksModule,
+        OrdersModule,
+        AuthModule,
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestIdMiddleware, MetricsMiddleware).forRoutes('*path');
+  }
+}

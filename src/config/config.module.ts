@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { appConfig } from './app.config';
+import { databaseConfig } from './database.config';
+import { jobsConfig } from './jobs.config';
+import { secretsConfig } from './secrets.config';
+import { webhooksConfig } from './webhooks.config';
+
+/** Every concern's typed settings, validated when the app boots. */
+export const CONFIG_LOADERS = [
+  appConfig,
+  databaseConfig,
+  secretsConfig,
+  webhooksConfig,
+  jobsConfig,
+];
+
+@Module({
+  imports: [ConfigModule.forRoot({ isGlobal: true, cache: true, load: CONFIG_LOADERS })],
+})
+export class AppConfigModule {}

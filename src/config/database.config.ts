@@ -1,0 +1,42 @@
+import { registerAs } from '@nestjs/config';
+import { resolve } from 'node:path';
+import { ConfigError, EnvReader } from './env';
+
+export type DatabaseConfig =
+  | { type: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' }
+  | {
+      type: 'mysql';
+      host: string;
+      port: number;
+      user: string;
+      password: string;
+      database: string;
+      poolSize: number;
+    };
+
+export function loadDatabaseConfig(env: Record<string, string | undefined>): DatabaseConfig {
+  const e = new EnvReader(env);
+  const type = e.oneOf('DB_TYPE', ['sqlite', 'mysql'] as const, 'sqlite');
+  if (type === 'sqlite') {
+    return {
+      type,
+      path: resolve(e.string('DB_PATH', './data/paygate.sqlite')),
+      synchronous: e.oneOf('DB_SQLITE_SYNCHRONOUS', ['FULL', 'NORMAL'] as const, 'FULL'),
+    };
+  }
+  const database = e.string('DB_NAME', 'paygate');
+  if (!/^[A-Za-z0-9_$]{1,64}$/.test(database)) {
+    throw new ConfigError('DB_NAME', 'must be 1-64 characters of letters, digits, _ or $');
+  }
+  return {
+    type,
+    host: e.string('DB_HOST', '127.0.0.1'),
+    port: e.int('DB_PORT', 3306, 1, 65535),
+    user: e.string('DB_USER', 'root'),
+    password: e.string('DB_PASSWORD', ''),
+    database,
+    poolSize: e.int('DB_POOL_SIZE', 10, 1, 200),
+  };
+}
+
+export const databaseConfig = registerAs('database', () => loadDatabaseConfig(process.env));

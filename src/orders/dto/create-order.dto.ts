@@ -1,0 +1,95 @@
+import {
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Length,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateBy,
+  ValidationOptions,
+} from 'class-validator';
+import { MAX_AMOUNT_FEN } from '../../common/money/money';
+
+const METADATA_MAX_BYTES = 4096;
+
+function MaxJsonBytes(max: number, options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'maxJsonBytes',
+      validator: {
+        validate: (value: unknown) =>
+          Buffer.byteLength(JSON.stringify(value ?? null), 'utf8') <= max,
+        defaultMessage: () => `$property must serialize to at most ${max} bytes of JSON`,
+      },
+    },
+    options,
+  );
+}
+
+function IsPlainObject(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isPlainObject',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'object' && value !== null && !Array.isArray(value),
+        defaultMessage: () => '$property must be a JSON object',
+      },
+    },
+    options,
+  );
+}
+
+export class CreateOrderDto {
+  /** The storefront's own order number; creating twice with it is safe. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, {
+    message: 'merchantOrderNo must be 1-64 characters of A-Z a-z 0-9 _ -',
+  })
+  merchantOrderNo!: string;
+
+  /** Amount in fen (CNY cents): 100 = ¥1.00. */
+  @IsInt({ message: 'amount must be an integer number of fen' })
+  @Min(1, { message: 'amount must be at least 1 fen' })
+  @Max(MAX_AMOUNT_FEN, { message: `amount must be at most ${MAX_AMOUNT_FEN} fen` })
+  amount!: number;
+
+  /** Shown to the buyer by the channel. */
+  @IsString()
+  @Length(1, 128)
+  @Matches(/^[^\p{Cc}]*$/u, { message: 'subject must not contain control characters' })
+  subject!: string;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  description?: string;
+
+  /** Seconds the order stays payable; default ORDER_EXPIRE_SECONDS. */
+  @IsOptional()
+  @IsInt()
+  @Min(60)
+  @Max(15 * 24 * 3600)
+  expireSeconds?: number;
+
+  /** Where this order's webhooks go; default MERCHANT_WEBHOOK_URL. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    { message: 'notifyUrl must be an http(s) URL' },
+  )
+  notifyUrl?: string;
+
+  /** Free-form JSON object (≤ 4 KB) echoed back in the order and its webhooks. */
+  @IsOptional()
+  @IsObject()
+  @IsPlainObject()
+  @MaxJsonBytes(METADATA_MAX_BYTES)
+  metadata?: Record<string, unknown>;
+}

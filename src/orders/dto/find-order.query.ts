@@ -1,0 +1,9 @@
+import { IsString, Matches } from 'class-validator';
+
+export class FindOrderQuery {
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,64}$/, {
+    message: 'merchantOrderNo must be 1-64 characters of A-Z a-z 0-9 _ -',
+  })
+  merchantOrderNo!: string;
+}

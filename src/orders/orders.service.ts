@@ -1,0 +1,162 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In } from 'typeorm';
+import { DomainError, notFound } from '../common/errors/domain-error';
+import { newClientSecret, newId } from '../common/ids/ids';
+import { appConfig } from '../config/app.config';
+import { isUniqueViolation } from '../database/database-errors';
+import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
+import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
+import { CreateOrderDto } from './dto/create-order.dto';
+import { OrderResponse } from './dto/order.response';
+import { Order } from './entities/order.entity';
+import { ORDER_TRANSITIONS, OrderEvent, OrderStatus } from './order-state';
+
+export interface CreateOrderResult {
+  order: Order;
+  /** False when merchantOrderNo already existed with the same content. */
+  created: boolean;
+}
+
+@Injectable()
+export class OrdersService {
+  private readonly logger = new Logger(OrdersService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly outbox: WebhookOutboxService,
+    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+  ) {}
+
+  /** Idempotent on merchantOrderNo: same amount and subject → the existing order; different → 409. */
+  async create(dto: CreateOrderDto, now = new Date()): Promise<CreateOrderResult> {
+    const existing = await this.findByMerchantOrderNo(dto.merchantOrderNo);
+    if (existing) return { order: this.sameOrConflict(existing, dto), created: false };
+    const order = this.dataSource.manager.create(Order, {
+      id: newId('ord'),
+      merchantOrderNo: dto.merchantOrderNo,
+      amount: dto.amount,
+      currency: 'CNY',
+      subject: dto.subject,
+      description: dto.description ?? null,
+      status: OrderStatus.PENDING,
+      paidAmount: 0,
+      refundedAmount: 0,
+      channel: null,
+      channelTradeNo: null,
+      paidPaymentId: null,
+      clientSecret: newClientSecret(),
+      notifyUrl: dto.notifyUrl ?? null,
+      metadata: dto.metadata ?? null,
+      expiresAt: new Date(
+        now.getTime() + (dto.expireSeconds ?? this.app.orderExpireSeconds) * 1000,
+      ),
+      paidAt: null,
+      closedAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await this.uow.run((tx) => insertRow(tx, Order, order));
+      this.logger.log(`order ${order.id} created (${order.merchantOrderNo}, ${order.amount} fen)`);
+      return { order, created: true };
+    } catch (error) {
+      // A concurrent create with the same merchantOrderNo won the race.
+      if (!isUniqueViolation(error)) throw error;
+      const winner = await this.findByMerchantOrderNo(dto.merchantOrderNo);
+      if (!winner) throw error;
+      return { order: this.sameOrConflict(winner, dto), created: false };
+    }
+  }
+
+  private sameOrConflict(existing: Order, dto: CreateOrderDto): Order {
+    if (existing.amount === dto.amount && existing.subject === dto.subject) return existing;
+    throw new DomainError(
+      'ORDER_CONFLICT',
+      `merchantOrderNo ${JSON.stringify(dto.merchantOrderNo)} already exists with a different amount or subject`,
+    );
+  }
+
+  async get(id: string, tx?: Tx): Promise<Order> {
+    const order = await (tx ?? this.dataSource.manager).findOneBy(Order, { id });
+    if (!order) throw notFound('order', id);
+    return order;
+  }
+
+  findByMerchantOrderNo(merchantOrderNo: string): Promise<Order | null> {
+    return this.dataSource.manager.findOneBy(Order, { merchantOrderNo });
+  }
+
+  async getByMerchantOrderNo(merchantOrderNo: string): Promise<Order> {
+    const order = await this.findByMerchantOrderNo(merchantOrderNo);
+    if (!order)
+      throw new DomainError(
+        'ORDER_NOT_FOUND',
+        `no order with merchantOrderNo ${JSON.stringify(merchantOrderNo)}`,
+      );
+    return order;
+  }
+
+  async findIdByClientSecret(clientSecret: string): Promise<string | undefined> {
+    const order = await this.dataSource.manager.findOne(Order, {
+      where: { clientSecret },
+      select: { id: true },
+    });
+    return order?.id;
+  }
+
+  /**
+   * Applies one transition of order-state.ts as a conditional update inside
+   * the caller's transaction. Returns false, changing nothing, when the order
+   * is no longer in a state the transition starts from.
+   */
+  async transition(
+    tx: Tx,
+    id: string,
+    event: OrderEvent,
+    patch: Partial<Order> = {},
+    now = new Date(),
+  ): Promise<boolean> {
+    const { from, to } = ORDER_TRANSITIONS[event];
+    const result = await tx
+      .createQueryBuilder()
+      .update(Order)
+      .set({ ...patch, status: to, updatedAt: now })
+      .where({ id, status: In([...from]) })
+      .execute();
+    return (result.affected ?? 0) === 1;
+  }
+
+  /** Records the order's event for the merchant, with the order as it is now in this transaction. */
+  async emit(tx: Tx, orderId: string, type: 'order.paid' | 'order.closed'): Promise<void> {
+    const order = await this.get(orderId, tx);
+    await this.outbox.enqueue(tx, {
+      type,
+      orderId,
+      data: OrderResponse.of(order, { withClientSecret: false }),
+      notifyUrl: order.notifyUrl,
+    });
+  }
+
+  /**
+   * Closes an order locally. Channel-aware closing (asking the channel first)
+   * is done by the payments module, which calls this once the channel agrees.
+   */
+  async closeLocally(id: string, now = new Date()): Promise<Order> {
+    return this.uow.run(async (tx) => {
+      const closed = await this.transition(tx, id, 'close', { closedAt: now }, now);
+      if (closed) {
+        await this.emit(tx, id, 'order.closed');
+        return this.get(id, tx);
+      }
+      const order = await this.get(id, tx);
+      if (order.status === OrderStatus.CLOSED) return order;
+      throw new DomainError(
+        'ORDER_NOT_CLOSABLE',
+        `order ${id} is ${order.status} and cannot be closed`,
+      );
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { newId } from '../common/ids/ids';
+import { webhooksConfig } from '../config/webhooks.config';
+import { Tx, insertRow } from '../database/unit-of-work';
+import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
+import { WebhookEvent, WebhookEventType } from './entities/webhook-event.entity';
+
+export interface NewWebhookEvent {
+  type: WebhookEventType;
+  orderId: string;
+  refundId?: string;
+  /** The order or refund as it is after the change, in its public shape. */
+  data: unknown;
+  /** The order's notifyUrl; MERCHANT_WEBHOOK_URL when absent. */
+  notifyUrl?: string | null;
+}
+
+/**
+ * The outbox: callers write an event inside the transaction of the state change
+ * that causes it, so there is never one without the other. Delivery happens
+ * later, from these rows.
+ */
+@Injectable()
+export class WebhookOutboxService {
+  constructor(
+    @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
+  ) {}
+
+  async enqueue(tx: Tx, input: NewWebhookEvent, now = new Date()): Promise<WebhookEvent> {
+    const id = newId('evt');
+    const event = tx.create(WebhookEvent, {
+      id,
+      type: input.type,
+      orderId: input.orderId,
+      refundId: input.refundId ?? null,
+      payload: { id, type: input.type, createdAt: now.toISOString(), data: input.data },
+      createdAt: now,
+    });
+    await insertRow(tx, WebhookEvent, event);
+    const url = input.notifyUrl ?? this.config.defaultUrl;
+    if (url) {
+      await tx.insert(WebhookDelivery, {
+        id: newId('whd'),
+        eventId: id,
+        orderId: input.orderId,
+        url,
+        status: DeliveryStatus.PENDING,
+        attempts: 0,
+        nextAttemptAt: now,
+        claimedBy: null,
+        claimedUntil: null,
+        lastStatus: null,
+        lastError: null,
+        deliveredAt: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    return event;
+  }
+}
