@@ -1,7 +1,7 @@
 // Unit specs live beside the code (src/**/*.spec.ts); e2e specs run the whole
 // service over HTTP (test/**/*.e2e-spec.ts) and share one database, so the suite
 // runs in band.
-const tsJest = ['ts-jest', { isolatedModules: true }];
+const tsJest = ['ts-jest', {}];
 module.exports = {
   projects: [
     {
@@ -18,7 +18,7 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       transform: { '^.+\\.ts$': tsJest },
       globalSetup: '<rootDir>/test/support/global-setup.ts',
-      testTimeout: 60000,
+      setupFilesAfterEnv: ['<rootDir>/test/support/setup-e2e.ts'],
     },
   ],
 };

@@ -1,4 +1,5 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { RequestIdMiddleware } from './common/logging/request-id.middleware';
 import { AppConfigModule } from './config/config.module';
@@ -6,7 +7,10 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { MetricsMiddleware } from './metrics/metrics.middleware';
 import { MetricsModule } from './metrics/metrics.module';
+import { NotificationsModule } from './notifications/notifications.module';
 import { OrdersModule } from './orders/orders.module';
+import { PaymentsModule } from './payments/payments.module';
+import { sandboxModules } from './sandbox/sandbox.modules';
 import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
@@ -25,7 +29,11 @@ export class AppModule implements NestModule {
         HealthModule,
         WebhooksModule,
         OrdersModule,
+        PaymentsModule,
+        NotificationsModule,
+        AdminModule,
         AuthModule,
+        ...sandboxModules(process.env),
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { alipayConfig } from './alipay.config';
 import { appConfig } from './app.config';
 import { databaseConfig } from './database.config';
 import { jobsConfig } from './jobs.config';
@@ -13,6 +14,7 @@ export const CONFIG_LOADERS = [
   secretsConfig,
   webhooksConfig,
   jobsConfig,
+  alipayConfig,
 ];
 
 @Module({

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '../auth/access.decorator';
@@ -51,14 +51,5 @@ export class OrdersController {
   @ErrorResponses(401, 403, 404)
   async get(@Param('id') id: string): Promise<OrderResponse> {
     return OrderResponse.of(await this.orders.get(id));
-  }
-
-  @Post(':id/close')
-  @Access('merchant')
-  @HttpCode(200)
-  @ApiOkResponse({ type: OrderResponse })
-  @ErrorResponses(401, 403, 404, 409)
-  async close(@Param('id') id: string): Promise<OrderResponse> {
-    return OrderResponse.of(await this.orders.closeLocally(id));
   }
 }

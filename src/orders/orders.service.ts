@@ -140,23 +140,38 @@ export class OrdersService {
     });
   }
 
-  /**
-   * Closes an order locally. Channel-aware closing (asking the channel first)
-   * is done by the payments module, which calls this once the channel agrees.
-   */
-  async closeLocally(id: string, now = new Date()): Promise<Order> {
-    return this.uow.run(async (tx) => {
-      const closed = await this.transition(tx, id, 'close', { closedAt: now }, now);
-      if (closed) {
-        await this.emit(tx, id, 'order.closed');
-        return this.get(id, tx);
-      }
-      const order = await this.get(id, tx);
-      if (order.status === OrderStatus.CLOSED) return order;
-      throw new DomainError(
-        'ORDER_NOT_CLOSABLE',
-        `order ${id} is ${order.status} and cannot be closed`,
-      );
-    });
+  /** Admin search, newest first. */
+  search(filter: OrderSearch): Promise<Order[]> {
+    const qb = this.dataSource.manager
+      .createQueryBuilder(Order, 'o')
+      .orderBy('o.created_at', 'DESC')
+      .addOrderBy('o.id', 'DESC')
+      .take(filter.limit)
+      .skip(filter.offset);
+    if (filter.status) qb.andWhere('o.status = :status', { status: filter.status });
+    if (filter.merchantOrderNo)
+      qb.andWhere('o.merchant_order_no = :no', { no: filter.merchantOrderNo });
+    if (filter.createdFrom) qb.andWhere('o.created_at >= :from', { from: filter.createdFrom });
+    if (filter.createdTo) qb.andWhere('o.created_at < :to', { to: filter.createdTo });
+    return qb.getMany();
   }
+
+  /** Pending orders whose time is up, for the close-expired job. */
+  findExpired(limit: number, now = new Date()): Promise<Order[]> {
+    return this.dataSource.manager
+      .createQueryBuilder(Order, 'o')
+      .where('o.status = :status AND o.expires_at <= :now', { status: OrderStatus.PENDING, now })
+      .orderBy('o.expires_at', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+}
+
+export interface OrderSearch {
+  status?: OrderStatus;
+  merchantOrderNo?: string;
+  createdFrom?: Date;
+  createdTo?: Date;
+  limit: number;
+  offset: number;
 }

@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { newId } from '../common/ids/ids';
 import { webhooksConfig } from '../config/webhooks.config';
 import { Tx, insertRow } from '../database/unit-of-work';
@@ -25,6 +27,7 @@ export interface NewWebhookEvent {
 export class WebhookOutboxService {
   constructor(
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async enqueue(tx: Tx, input: NewWebhookEvent, now = new Date()): Promise<WebhookEvent> {
@@ -58,5 +61,13 @@ export class WebhookOutboxService {
       });
     }
     return event;
+  }
+
+  /** Every event of an order, oldest first (admin view). */
+  listForOrder(orderId: string): Promise<WebhookEvent[]> {
+    return this.dataSource.manager.find(WebhookEvent, {
+      where: { orderId },
+      order: { createdAt: 'ASC' },
+    });
   }
 }

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { PaymentsModule } from '../payments/payments.module';
+import { AlipayNotifyController } from './alipay-notify.controller';
+import { NotificationsService } from './notifications.service';
+import { NotifyAllowlistGuard } from './notify-allowlist.guard';
+
+@Module({
+  imports: [PaymentsModule],
+  controllers: [AlipayNotifyController],
+  providers: [NotificationsService, NotifyAllowlistGuard],
+  exports: [NotificationsService],
+})
+export class NotificationsModule {}

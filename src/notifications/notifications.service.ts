@@ -1,0 +1,182 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { newId } from '../common/ids/ids';
+import { isUniqueViolation } from '../database/database-errors';
+import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
+import { MetricsService } from '../metrics/metrics.service';
+import {
+  Channel,
+  NotificationRejected,
+  RawNotification,
+  RawReply,
+  VerifiedNotification,
+} from '../payments/payment-provider';
+import { PaymentsService } from '../payments/payments.service';
+import { ProviderRegistry } from '../payments/provider-registry';
+import { ChannelNotification } from './entities/channel-notification.entity';
+
+const IDENTITY_REASONS = new Set(['app_id', 'seller_id', 'mch_id']);
+
+/**
+ * Receives channel callbacks. A notification changes state only after its
+ * signature and identity (provider) and its trade and amount (payments) check
+ * out; the inbox row, the state change and the merchant event commit in one
+ * transaction, and the channel hears "ok" only after that commit.
+ */
+@Injectable()
+export class NotificationsService {
+  private readonly logger = new Logger(NotificationsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly providers: ProviderRegistry,
+    private readonly payments: PaymentsService,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async receive(channel: Channel, raw: RawNotification, now = new Date()): Promise<RawReply> {
+    const provider = this.providers.get(channel);
+    let verified: VerifiedNotification;
+    try {
+      verified = await provider.verifyNotification(raw);
+    } catch (error) {
+      if (!(error instanceof NotificationRejected)) throw error;
+      return this.reject(channel, raw, error, now, provider.acknowledge('retry'));
+    }
+    try {
+      const outcome = await this.uow.run((tx) => this.process(tx, channel, raw, verified, now));
+      this.metrics.notifications.inc({ channel, outcome: outcome.split(':')[0] });
+      if (outcome.startsWith('rejected:')) {
+        // Validly signed, yet it does not match our records: a person must look.
+        this.logger.error(
+          `${channel} notification for ${verified.state.outTradeNo} rejected (${outcome}): signed by the channel but does not match our records`,
+        );
+        return provider.acknowledge('retry');
+      }
+      return provider.acknowledge('ok');
+    } catch (error) {
+      // Nothing was committed; "retry" makes the channel send it again.
+      this.metrics.notifications.inc({ channel, outcome: 'error' });
+      this.logger.error(
+        `${channel} notification for ${verified.state.outTradeNo} failed, channel asked to retry: ${(error as Error).message}`,
+      );
+      return provider.acknowledge('retry');
+    }
+  }
+
+  private async process(
+    tx: Tx,
+    channel: Channel,
+    raw: RawNotification,
+    verified: VerifiedNotification,
+    now: Date,
+  ): Promise<string> {
+    const row: ChannelNotification = {
+      id: newId('ntf'),
+      channel,
+      dedupeKey: verified.dedupeKey,
+      kind: verified.kind,
+      outTradeNo: verified.state.outTradeNo,
+      sourceIp: raw.sourceIp.slice(0, 64),
+      verified: true,
+      outcome: 'processing',
+      body: verified.auditBody,
+      receivedAt: now,
+    };
+    const isCopy = !(await this.insertFirst(tx, row));
+    if (isCopy) {
+      row.dedupeKey = `${verified.dedupeKey.slice(0, 150)}#${row.id}`;
+      await insertRow(tx, ChannelNotification, row);
+    }
+    let outcome = isCopy ? 'duplicate' : 'processed';
+    if (verified.kind === 'payment') {
+      const applied = await this.payments.applyChannelState(tx, channel, verified.state, now);
+      if (applied.result === 'rejected') outcome = `rejected:${applied.reason}`;
+    }
+    await tx.update(ChannelNotification, { id: row.id }, { outcome });
+    return outcome;
+  }
+
+  /** Inserts the first receipt under its dedupe key; false when the key was already taken. */
+  private async insertFirst(tx: Tx, row: ChannelNotification): Promise<boolean> {
+    const seen = await tx.exists(ChannelNotification, {
+      where: { channel: row.channel, dedupeKey: row.dedupeKey },
+    });
+    if (seen) return false;
+    try {
+      await insertRow(tx, ChannelNotification, row);
+      return true;
+    } catch (error) {
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+  }
+
+  private async reject(
+    channel: Channel,
+    raw: RawNotification,
+    error: NotificationRejected,
+    now: Date,
+    reply: RawReply,
+  ): Promise<RawReply> {
+    const outcome = `rejected:${error.reason}`;
+    this.metrics.notifications.inc({ channel, outcome: 'rejected' });
+    const message = `${channel} notification from ${raw.sourceIp} rejected (${outcome}): ${error.message}`;
+    if (IDENTITY_REASONS.has(error.reason)) this.logger.error(message);
+    else this.logger.warn(message);
+    try {
+      await this.uow.run((tx) =>
+        insertRow(tx, ChannelNotification, {
+          id: newId('ntf'),
+          channel,
+          // Unverified content cannot claim a dedupe key a genuine notification may need.
+          dedupeKey: `unverified:${newId('ntf')}`,
+          kind: 'unknown',
+          outTradeNo: error.outTradeNo ?? null,
+          sourceIp: raw.sourceIp.slice(0, 64),
+          verified: false,
+          outcome,
+          body: error.auditBody,
+          receivedAt: now,
+        }),
+      );
+    } catch (dbError) {
+      this.logger.error(
+        `could not record a rejected ${channel} notification: ${(dbError as Error).message}`,
+      );
+    }
+    return reply;
+  }
+
+  listByOutcome(filter: {
+    outcome?: string;
+    channel?: string;
+    outTradeNo?: string;
+    limit: number;
+    offset: number;
+  }) {
+    const qb = this.dataSource.manager
+      .createQueryBuilder(ChannelNotification, 'n')
+      .orderBy('n.received_at', 'DESC')
+      .take(filter.limit)
+      .skip(filter.offset);
+    if (filter.outcome) {
+      if (filter.outcome === 'rejected') qb.andWhere('n.outcome LIKE :o', { o: 'rejected:%' });
+      else qb.andWhere('n.outcome = :o', { o: filter.outcome });
+    }
+    if (filter.channel) qb.andWhere('n.channel = :c', { c: filter.channel });
+    if (filter.outTradeNo) qb.andWhere('n.out_trade_no = :t', { t: filter.outTradeNo });
+    return qb.getMany();
+  }
+
+  listForTrades(outTradeNos: string[]): Promise<ChannelNotification[]> {
+    if (outTradeNos.length === 0) return Promise.resolve([]);
+    return this.dataSource.manager
+      .createQueryBuilder(ChannelNotification, 'n')
+      .where('n.out_trade_no IN (:...nos)', { nos: outTradeNos })
+      .orderBy('n.received_at', 'ASC')
+      .getMany();
+  }
+}

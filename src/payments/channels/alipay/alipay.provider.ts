@@ -1,0 +1,332 @@
+// Alipay openapi gateway (alipay.trade.* APIs, RSA2), protocols.md part A.
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { MoneyFormatError, fenToYuan, yuanToFen } from '../../../common/money/money';
+import { alipayConfig } from '../../../config/alipay.config';
+import { MetricsService } from '../../../metrics/metrics.service';
+import {
+  BillRow,
+  ChannelCallError,
+  ChannelPaymentState,
+  ChannelRefundInput,
+  ChannelRefundRef,
+  ChannelRefundState,
+  CloseOutcome,
+  CreatePaymentInput,
+  CreatedPayment,
+  NotificationRejected,
+  PaymentMethod,
+  PaymentProvider,
+  RawNotification,
+  RawReply,
+  VerifiedNotification,
+} from '../../payment-provider';
+import { AlipayClient, AlipayGatewayError, AlipayResult } from './alipay.client';
+import {
+  ALIPAY_SUCCESS,
+  isDefiniteRefundFailure,
+  isTradeNotClosable,
+  isTradeNotExist,
+  mapAlipayTradeStatus,
+} from './alipay.mapper';
+import { beijingTimestamp, verifyAlipayNotification } from './alipay.signer';
+
+const PRODUCT_CODES: Partial<Record<PaymentMethod, string>> = {
+  qr: 'FACE_TO_FACE_PAYMENT',
+  page: 'FAST_INSTANT_TRADE_PAY',
+  wap: 'QUICK_WAP_WAY',
+  app: 'QUICK_MSECURITY_PAY',
+};
+
+@Injectable()
+export class AlipayProvider implements PaymentProvider {
+  readonly channel = 'alipay' as const;
+  readonly methods: readonly PaymentMethod[] = ['qr', 'page', 'wap', 'app'];
+  private readonly logger = new Logger('Alipay');
+  private readonly client: AlipayClient;
+
+  constructor(
+    @Inject(alipayConfig.KEY) private readonly config: ConfigType<typeof alipayConfig>,
+    private readonly metrics: MetricsService,
+  ) {
+    this.client = new AlipayClient({
+      appId: config.appId,
+      privateKey: config.privateKey,
+      alipayPublicKey: config.alipayPublicKey,
+      gateway: config.gateway,
+      notifyUrl: config.notifyUrl,
+      timeoutMs: config.timeoutMs,
+      logger: this.logger,
+    });
+  }
+
+  async createPayment(p: CreatePaymentInput): Promise<CreatedPayment> {
+    const biz: Record<string, unknown> = {
+      out_trade_no: p.outTradeNo,
+      total_amount: fenToYuan(p.amount),
+      subject: p.subject,
+      product_code: PRODUCT_CODES[p.method],
+      // The channel stops accepting money when the order expires.
+      time_expire: beijingTimestamp(p.expiresAt),
+      ...(p.description ? { body: p.description.slice(0, 128) } : {}),
+    };
+    switch (p.method) {
+      case 'qr': {
+        const res = await this.call<{ qr_code?: string }>('alipay.trade.precreate', biz);
+        if (res.code !== ALIPAY_SUCCESS || !res.body.qr_code)
+          throw this.refused('alipay.trade.precreate', res);
+        return { action: { type: 'qr', qrCode: res.body.qr_code } };
+      }
+      case 'page':
+        return {
+          action: {
+            type: 'redirect',
+            url: this.client.pageUrl('alipay.trade.page.pay', biz, { returnUrl: p.returnUrl }),
+          },
+        };
+      case 'wap':
+        return {
+          action: {
+            type: 'redirect',
+            url: this.client.pageUrl(
+              'alipay.trade.wap.pay',
+              { ...biz, ...(p.returnUrl ? { quit_url: p.returnUrl } : {}) },
+              { returnUrl: p.returnUrl },
+            ),
+          },
+        };
+      case 'app':
+        return { action: { type: 'app', orderString: this.client.appOrderString(biz) } };
+      default:
+        throw new ChannelCallError('alipay', 'error', `Alipay does not support method ${p.method}`);
+    }
+  }
+
+  async queryPayment(outTradeNo: string): Promise<ChannelPaymentState> {
+    const res = await this.call<Record<string, string>>('alipay.trade.query', {
+      out_trade_no: outTradeNo,
+    });
+    if (res.code !== ALIPAY_SUCCESS) {
+      if (isTradeNotExist(res.subCode)) return { outTradeNo, status: 'NOT_FOUND' };
+      throw this.refused('alipay.trade.query', res);
+    }
+    return this.tradeState(outTradeNo, res.body, res.body.send_pay_date);
+  }
+
+  async closePayment(outTradeNo: string): Promise<CloseOutcome> {
+    const res = await this.call('alipay.trade.close', { out_trade_no: outTradeNo });
+    if (res.code === ALIPAY_SUCCESS) return 'closed';
+    if (isTradeNotExist(res.subCode)) return 'not_found';
+    if (isTradeNotClosable(res.subCode)) {
+      // Not waiting for payment any more: find out whether it was paid or already closed.
+      const state = await this.queryPayment(outTradeNo);
+      if (state.status === 'PAID') return 'already_paid';
+      if (state.status === 'CLOSED') return 'closed';
+      if (state.status === 'NOT_FOUND') return 'not_found';
+    }
+    throw this.refused('alipay.trade.close', res);
+  }
+
+  async refund(r: ChannelRefundInput): Promise<ChannelRefundState> {
+    const res = await this.call<{ fund_change?: string }>('alipay.trade.refund', {
+      out_trade_no: r.outTradeNo,
+      refund_amount: fenToYuan(r.amount),
+      // Required for partial refunds, and makes a repeated call idempotent.
+      out_request_no: r.outRefundNo,
+      ...(r.reason ? { refund_reason: r.reason.slice(0, 256) } : {}),
+    });
+    if (res.code === ALIPAY_SUCCESS) {
+      // fund_change=N: nothing moved in this call (e.g. a repeat); the refund query is authoritative.
+      if (res.body.fund_change === 'Y')
+        return { outRefundNo: r.outRefundNo, status: 'SUCCEEDED', amount: r.amount };
+      return this.queryRefund(r);
+    }
+    if (isDefiniteRefundFailure(res.code, res.subCode)) {
+      return {
+        outRefundNo: r.outRefundNo,
+        status: 'FAILED',
+        failureReason: `${res.subCode ?? res.code}: ${res.subMsg ?? res.msg}`,
+      };
+    }
+    throw this.refused('alipay.trade.refund', res);
+  }
+
+  async queryRefund(r: ChannelRefundRef): Promise<ChannelRefundState> {
+    const res = await this.call<{ refund_status?: string; refund_amount?: string }>(
+      'alipay.trade.fastpay.refund.query',
+      {
+        out_trade_no: r.outTradeNo,
+        out_request_no: r.outRefundNo,
+      },
+    );
+    if (res.code !== ALIPAY_SUCCESS) throw this.refused('alipay.trade.fastpay.refund.query', res);
+    if (res.body.refund_status === 'REFUND_SUCCESS') {
+      return {
+        outRefundNo: r.outRefundNo,
+        status: 'SUCCEEDED',
+        ...(res.body.refund_amount ? { amount: yuanToFen(res.body.refund_amount) } : {}),
+      };
+    }
+    // No refund_status: Alipay did not receive the refund or it did not succeed.
+    return {
+      outRefundNo: r.outRefundNo,
+      status: 'FAILED',
+      failureReason: 'Alipay has no successful refund under this out_request_no',
+    };
+  }
+
+  /** The URL of the day's trade bill (valid about 30 seconds). Parsing belongs to reconciliation. */
+  async billDownloadUrl(date: string, kind: 'trade' | 'refund' = 'trade'): Promise<string | null> {
+    const res = await this.call<{ bill_download_url?: string }>(
+      'alipay.data.dataservice.bill.downloadurl.query',
+      {
+        bill_type: kind === 'trade' ? 'trade' : 'trade',
+        bill_date: date,
+      },
+    );
+    if (res.code === ALIPAY_SUCCESS && res.body.bill_download_url)
+      return res.body.bill_download_url;
+    if (/BILL_NOT_EXIST/i.test(res.subCode ?? '')) return null;
+    throw this.refused('alipay.data.dataservice.bill.downloadurl.query', res);
+  }
+
+  // eslint-disable-next-line require-yield
+  async *downloadBill(_date: string, _kind: 'trade' | 'refund'): AsyncIterable<BillRow> {
+    throw new ChannelCallError(
+      'alipay',
+      'error',
+      'Alipay bill parsing arrives with reconciliation; use billDownloadUrl()',
+    );
+  }
+
+  async verifyNotification(n: RawNotification): Promise<VerifiedNotification> {
+    const params = formParams(n.body);
+    const auditBody: Record<string, unknown> = { ...params };
+    delete auditBody.sign;
+    const outTradeNo =
+      typeof params.out_trade_no === 'string' ? params.out_trade_no.slice(0, 64) : undefined;
+    if (!params.sign || !verifyAlipayNotification(params, this.config.alipayPublicKey)) {
+      throw new NotificationRejected(
+        'signature',
+        'Alipay notification signature does not verify',
+        auditBody,
+        outTradeNo,
+      );
+    }
+    if (params.app_id !== this.config.appId) {
+      throw new NotificationRejected(
+        'app_id',
+        `notification for app_id ${params.app_id}, not ours`,
+        auditBody,
+        outTradeNo,
+      );
+    }
+    if (this.config.sellerId && params.seller_id !== this.config.sellerId) {
+      throw new NotificationRejected(
+        'seller_id',
+        `notification for seller_id ${params.seller_id}, not ours`,
+        auditBody,
+        outTradeNo,
+      );
+    }
+    let amount: number;
+    let status: ChannelPaymentState['status'];
+    try {
+      amount = yuanToFen(params.total_amount ?? '');
+      status = mapAlipayTradeStatus(params.trade_status);
+    } catch (error) {
+      const why = error instanceof MoneyFormatError ? 'total_amount' : 'trade_status';
+      throw new NotificationRejected(
+        'malformed',
+        `signed notification with an unreadable ${why}`,
+        auditBody,
+        outTradeNo,
+      );
+    }
+    if (!outTradeNo)
+      throw new NotificationRejected(
+        'malformed',
+        'signed notification without out_trade_no',
+        auditBody,
+      );
+    // Refund notifications carry out_biz_no / refund_fee; the synchronous refund answer is authoritative.
+    const isRefund = params.refund_fee !== undefined || params.gmt_refund !== undefined;
+    return {
+      kind: isRefund ? 'refund' : 'payment',
+      dedupeKey:
+        `${params.trade_status}:${params.notify_id ?? `${outTradeNo}:${params.notify_time}`}`.slice(
+          0,
+          191,
+        ),
+      state: this.tradeState(outTradeNo, params, params.gmt_payment, amount, status),
+      auditBody,
+    };
+  }
+
+  acknowledge(outcome: 'ok' | 'retry'): RawReply {
+    // Alipay wants exactly these seven (or four) characters; anything else is a failure and it retries.
+    return {
+      status: 200,
+      contentType: 'text/plain; charset=utf-8',
+      body: outcome === 'ok' ? 'success' : 'fail',
+    };
+  }
+
+  private tradeState(
+    outTradeNo: string,
+    body: Record<string, string | undefined>,
+    paidAtText: string | undefined,
+    amount = yuanToFen(body.total_amount ?? ''),
+    status = mapAlipayTradeStatus(body.trade_status),
+  ): ChannelPaymentState {
+    return {
+      outTradeNo,
+      status,
+      amount,
+      ...(body.trade_no ? { channelTradeNo: body.trade_no } : {}),
+      ...(status === 'PAID' ? { paidAt: parseBeijingTime(paidAtText) ?? new Date() } : {}),
+    };
+  }
+
+  private async call<T>(method: string, biz: Record<string, unknown>): Promise<AlipayResult<T>> {
+    const end = this.metrics.channelCalls.startTimer({ channel: 'alipay', method });
+    try {
+      const res = await this.client.execute<T>(method, biz);
+      end({ result: res.code === ALIPAY_SUCCESS ? 'ok' : (res.subCode ?? res.code) });
+      return res;
+    } catch (error) {
+      end({ result: error instanceof AlipayGatewayError ? error.kind : 'error' });
+      if (error instanceof AlipayGatewayError) {
+        const kind =
+          error.kind === 'transport' || error.kind === 'timeout' ? 'unavailable' : 'error';
+        throw new ChannelCallError('alipay', kind, `${method}: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  private refused(method: string, res: AlipayResult<unknown>): ChannelCallError {
+    return new ChannelCallError(
+      'alipay',
+      'error',
+      `${method} answered ${res.code} ${res.subCode ?? ''} ${res.subMsg ?? res.msg}`.trim(),
+    );
+  }
+}
+
+function formParams(body: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (body && typeof body === 'object') {
+    for (const [k, v] of Object.entries(body as Record<string, unknown>))
+      if (typeof v === 'string') out[k] = v;
+  }
+  return out;
+}
+
+/** "2024-01-01 12:00:00" in Beijing time (UTC+8). */
+export function parseBeijingTime(text: string | undefined): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text ?? '');
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h - 8, mi, s));
+}

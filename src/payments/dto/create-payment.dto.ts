@@ -1,0 +1,34 @@
+import { IsIn, IsIP, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
+import { CHANNELS, Channel, PAYMENT_METHODS, PaymentMethod } from '../payment-provider';
+
+export class CreatePaymentDto {
+  @IsIn(CHANNELS, { message: `channel must be one of ${CHANNELS.join(', ')}` })
+  channel!: Channel;
+
+  /** qr (Alipay precreate), page (PC web), wap (mobile web), app (Alipay app SDK), jsapi/h5 (WeChat). */
+  @IsIn(PAYMENT_METHODS, { message: `method must be one of ${PAYMENT_METHODS.join(', ')}` })
+  method!: PaymentMethod;
+
+  /** WeChat JSAPI payer openid. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,128}$/, {
+    message: 'openid must be 1-128 characters of A-Z a-z 0-9 _ -',
+  })
+  openid?: string;
+
+  /** The buyer's IP (WeChat H5 requires it). */
+  @IsOptional()
+  @IsIP(undefined, { message: 'clientIp must be an IPv4 or IPv6 address' })
+  clientIp?: string;
+
+  /** Where the channel sends the buyer's browser after page/WAP payment. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    { message: 'returnUrl must be an http(s) URL' },
+  )
+  returnUrl?: string;
+}

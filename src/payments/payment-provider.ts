@@ -1,0 +1,153 @@
+/**
+ * The contract every channel implements (design.md, "The provider strategy").
+ * Everything channel-specific — field names, status words, time formats, yuan
+ * strings — stays behind it; what comes out is in paygate's own terms.
+ */
+export type Channel = 'alipay' | 'wechat';
+export const CHANNELS: readonly Channel[] = ['alipay', 'wechat'];
+
+export type PaymentMethod = 'qr' | 'page' | 'wap' | 'app' | 'jsapi' | 'h5';
+export const PAYMENT_METHODS: readonly PaymentMethod[] = [
+  'qr',
+  'page',
+  'wap',
+  'app',
+  'jsapi',
+  'h5',
+];
+
+export type PaymentAction =
+  | { type: 'qr'; qrCode: string }
+  | { type: 'redirect'; url: string }
+  | { type: 'form'; html: string }
+  | { type: 'app'; orderString: string }
+  | { type: 'app'; params: Record<string, string> }
+  | { type: 'jsapi'; params: Record<string, string> };
+
+export interface CreatePaymentInput {
+  outTradeNo: string;
+  /** fen */
+  amount: number;
+  subject: string;
+  description?: string | null;
+  method: PaymentMethod;
+  expiresAt: Date;
+  returnUrl?: string;
+  clientIp?: string;
+  openid?: string;
+}
+
+export interface CreatedPayment {
+  action: PaymentAction;
+}
+
+/** A trade as the channel sees it, normalised. */
+export type ChannelTradeStatus = 'PENDING' | 'PAID' | 'CLOSED' | 'NOT_FOUND';
+
+export interface ChannelPaymentState {
+  outTradeNo: string;
+  status: ChannelTradeStatus;
+  /** fen, as the channel reports the trade's total */
+  amount?: number;
+  channelTradeNo?: string;
+  paidAt?: Date;
+}
+
+export type CloseOutcome = 'closed' | 'already_paid' | 'not_found';
+
+export interface ChannelRefundInput {
+  outTradeNo: string;
+  outRefundNo: string;
+  /** fen */
+  amount: number;
+  /** fen: the whole payment, WeChat needs it */
+  totalAmount: number;
+  reason?: string;
+}
+
+export type ChannelRefundRef = Pick<ChannelRefundInput, 'outTradeNo' | 'outRefundNo'>;
+
+export interface ChannelRefundState {
+  outRefundNo: string;
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  amount?: number;
+  channelRefundNo?: string;
+  failureReason?: string;
+}
+
+/** A callback as it arrived, before anything trusts it. */
+export interface RawNotification {
+  headers: Record<string, string | string[] | undefined>;
+  /** Parsed form or JSON body. */
+  body: unknown;
+  rawBody?: Buffer;
+  sourceIp: string;
+}
+
+export interface VerifiedNotification {
+  kind: 'payment' | 'refund' | 'other';
+  /** Same for every redelivery of the same notification, different for different ones. */
+  dedupeKey: string;
+  state: ChannelPaymentState;
+  /** What is kept in the inbox for audit: the notification's fields, secrets never included. */
+  auditBody: Record<string, unknown>;
+}
+
+export interface RawReply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export interface BillRow {
+  kind: 'payment' | 'refund';
+  outTradeNo: string;
+  outRefundNo?: string;
+  channelTradeNo?: string;
+  amount: number;
+  at?: Date;
+}
+
+export interface PaymentProvider {
+  readonly channel: Channel;
+  readonly methods: readonly PaymentMethod[];
+  createPayment(p: CreatePaymentInput): Promise<CreatedPayment>;
+  queryPayment(outTradeNo: string): Promise<ChannelPaymentState>;
+  closePayment(outTradeNo: string): Promise<CloseOutcome>;
+  refund(r: ChannelRefundInput): Promise<ChannelRefundState>;
+  queryRefund(r: ChannelRefundRef): Promise<ChannelRefundState>;
+  /** Throws NotificationRejected when the signature or the app/merchant identity does not check out. */
+  verifyNotification(n: RawNotification): Promise<VerifiedNotification>;
+  acknowledge(outcome: 'ok' | 'retry'): RawReply;
+  downloadBill(date: string, kind: 'trade' | 'refund'): AsyncIterable<BillRow>;
+}
+
+/** Injection token under which every channel provider is registered (multi-provider). */
+export const PAYMENT_PROVIDERS = Symbol('PAYMENT_PROVIDERS');
+
+/** Why a notification was refused before it touched any state. */
+export class NotificationRejected extends Error {
+  constructor(
+    /** Short, stable reason recorded as the inbox outcome `rejected:<reason>`. */
+    readonly reason: 'signature' | 'app_id' | 'seller_id' | 'mch_id' | 'malformed' | 'timestamp',
+    message: string,
+    /** What can be kept for audit even though the notification was not trusted. */
+    readonly auditBody: Record<string, unknown> = {},
+    readonly outTradeNo?: string,
+  ) {
+    super(message);
+    this.name = 'NotificationRejected';
+  }
+}
+
+/** A channel call whose outcome is unknown or failed at the transport level. */
+export class ChannelCallError extends Error {
+  constructor(
+    readonly channel: Channel,
+    readonly kind: 'unavailable' | 'error',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ChannelCallError';
+  }
+}

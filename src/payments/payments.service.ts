@@ -1,0 +1,389 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
+import { DomainError, notFound } from '../common/errors/domain-error';
+import { newChannelNo, newId } from '../common/ids/ids';
+import { appConfig } from '../config/app.config';
+import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
+import { Order } from '../orders/entities/order.entity';
+import { OrderStatus, isPayable } from '../orders/order-state';
+import { OrdersService } from '../orders/orders.service';
+import { CreatePaymentDto } from './dto/create-payment.dto';
+import { Payment, PaymentAnomaly, PaymentStatus } from './entities/payment.entity';
+import { Channel, ChannelCallError, ChannelPaymentState } from './payment-provider';
+import { ProviderRegistry } from './provider-registry';
+
+/** What applying a channel's word about a trade did. */
+export type ApplyResult =
+  | {
+      result:
+        | 'paid'
+        | 'late_accepted'
+        | 'late_refund'
+        | 'duplicate_payment'
+        | 'attempt_closed'
+        | 'unchanged';
+      payment: Payment;
+    }
+  | { result: 'rejected'; reason: 'unknown_trade' | 'amount_mismatch' };
+
+/** Back-off between status queries of an attempt that has not been notified (minutes). */
+const QUERY_BACKOFF_MINUTES = [1, 2, 5, 10, 30];
+
+@Injectable()
+export class PaymentsService {
+  private readonly logger = new Logger(PaymentsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly uow: UnitOfWork,
+    private readonly orders: OrdersService,
+    private readonly providers: ProviderRegistry,
+    @Inject(appConfig.KEY) private readonly app: ConfigType<typeof appConfig>,
+  ) {}
+
+  /**
+   * Starts (or resumes) paying an order. The attempt row is written before the
+   * channel is called, so a notification for it always finds it, even if this
+   * process dies right after the channel answered.
+   */
+  async create(
+    orderId: string,
+    dto: CreatePaymentDto,
+    now = new Date(),
+  ): Promise<{ payment: Payment; created: boolean }> {
+    const order = await this.orders.get(orderId);
+    this.assertPayable(order, now);
+    const provider = this.providers.get(dto.channel);
+    if (!provider.methods.includes(dto.method)) {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        `method: ${dto.channel} supports ${provider.methods.join(', ')}, not ${dto.method}`,
+      );
+    }
+    const open = await this.dataSource.manager.findOne(Payment, {
+      where: {
+        orderId,
+        channel: dto.channel,
+        method: dto.method,
+        status: PaymentStatus.PENDING,
+        action: Not(IsNull()),
+      },
+      order: { createdAt: 'DESC' },
+    });
+    if (open) return { payment: open, created: false };
+
+    const payment: Payment = {
+      id: newId('pay'),
+      orderId,
+      outTradeNo: newChannelNo(now),
+      channel: dto.channel,
+      method: dto.method,
+      amount: order.amount,
+      status: PaymentStatus.PENDING,
+      anomaly: null,
+      channelTradeNo: null,
+      action: null,
+      clientIp: dto.clientIp ?? null,
+      returnUrl: dto.returnUrl ?? null,
+      openid: dto.openid ?? null,
+      expiresAt: order.expiresAt,
+      paidAt: null,
+      closedAt: null,
+      nextQueryAt: new Date(now.getTime() + QUERY_BACKOFF_MINUTES[0] * 60_000),
+      queryAttempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.uow.run((tx) => insertRow(tx, Payment, payment));
+    try {
+      const { action } = await provider.createPayment({
+        outTradeNo: payment.outTradeNo,
+        amount: payment.amount,
+        subject: order.subject,
+        description: order.description,
+        method: dto.method,
+        expiresAt: order.expiresAt,
+        returnUrl: dto.returnUrl,
+        clientIp: dto.clientIp,
+        openid: dto.openid,
+      });
+      payment.action = action;
+      await this.uow.run((tx) =>
+        tx.update(Payment, { id: payment.id }, { action, updatedAt: new Date() }),
+      );
+    } catch (error) {
+      // The trade may still exist at the channel (a timeout); FAILED attempts are still
+      // closed with the order and a payment for them is still applied.
+      await this.uow.run((tx) =>
+        this.setStatus(tx, payment.id, [PaymentStatus.PENDING], PaymentStatus.FAILED),
+      );
+      this.logger.error(
+        `payment ${payment.id} (${payment.outTradeNo}) for order ${orderId} could not be created: ${(error as Error).message}`,
+      );
+      throw channelFailure(error);
+    }
+    this.logger.log(
+      `payment ${payment.id} (${payment.outTradeNo}) created on ${dto.channel}/${dto.method} for order ${orderId}`,
+    );
+    return { payment, created: true };
+  }
+
+  private assertPayable(order: Order, now: Date): void {
+    if (isPayable(order, now)) return;
+    const why = order.status === OrderStatus.PENDING ? 'expired' : order.status;
+    throw new DomainError('ORDER_NOT_PAYABLE', `order ${order.id} is ${why} and cannot be paid`);
+  }
+
+  /**
+   * The one path by which a channel's word about a trade changes state, whether
+   * it came from a notification, a query or a close. Runs inside the caller's
+   * transaction; every change is a conditional update, so applying the same
+   * word twice, or concurrently, changes state once.
+   */
+  async applyChannelState(
+    tx: Tx,
+    channel: Channel,
+    state: ChannelPaymentState,
+    now = new Date(),
+  ): Promise<ApplyResult> {
+    const payment = await tx.findOneBy(Payment, { outTradeNo: state.outTradeNo, channel });
+    if (!payment) return { result: 'rejected', reason: 'unknown_trade' };
+    if (state.amount !== undefined && state.amount !== payment.amount)
+      return { result: 'rejected', reason: 'amount_mismatch' };
+
+    if (state.status === 'CLOSED') {
+      const closed = await this.setStatus(
+        tx,
+        payment.id,
+        [PaymentStatus.PENDING],
+        PaymentStatus.CLOSED,
+        { closedAt: now, nextQueryAt: null },
+      );
+      return { result: closed ? 'attempt_closed' : 'unchanged', payment };
+    }
+    if (state.status !== 'PAID') return { result: 'unchanged', payment };
+
+    const paidAt = state.paidAt ?? now;
+    const won = await this.setStatus(
+      tx,
+      payment.id,
+      [PaymentStatus.PENDING, PaymentStatus.CLOSED, PaymentStatus.FAILED],
+      PaymentStatus.SUCCEEDED,
+      { paidAt, channelTradeNo: state.channelTradeNo ?? null, nextQueryAt: null },
+    );
+    if (!won) return { result: 'unchanged', payment };
+
+    const paidPatch: Partial<Order> = {
+      paidAmount: payment.amount,
+      channel: payment.channel,
+      channelTradeNo: state.channelTradeNo ?? null,
+      paidPaymentId: payment.id,
+      paidAt,
+    };
+    if (await this.orders.transition(tx, payment.orderId, 'pay', paidPatch, now)) {
+      await this.orders.emit(tx, payment.orderId, 'order.paid');
+      this.logger.log(
+        `order ${payment.orderId} paid by ${payment.outTradeNo} (${payment.amount} fen)`,
+      );
+      return { result: 'paid', payment };
+    }
+    const order = await this.orders.get(payment.orderId, tx);
+    if (order.status === OrderStatus.CLOSED) {
+      if (this.app.latePaymentPolicy === 'accept') {
+        if (
+          await this.orders.transition(
+            tx,
+            payment.orderId,
+            'payAfterClose',
+            { ...paidPatch, closedAt: null },
+            now,
+          )
+        ) {
+          await this.markAnomaly(tx, payment, 'LATE_ACCEPTED');
+          await this.orders.emit(tx, payment.orderId, 'order.paid');
+          this.logger.warn(
+            `late payment ${payment.outTradeNo} reopened closed order ${payment.orderId} as paid`,
+          );
+          return { result: 'late_accepted', payment };
+        }
+      } else {
+        await this.markAnomaly(tx, payment, 'LATE_REFUND');
+        this.logger.warn(
+          `late payment ${payment.outTradeNo} on closed order ${payment.orderId}: to be refunded (LATE_PAYMENT_POLICY=refund)`,
+        );
+        return { result: 'late_refund', payment };
+      }
+    }
+    // Paid already through another attempt: this money must go back.
+    await this.markAnomaly(tx, payment, 'DUPLICATE');
+    this.logger.warn(
+      `duplicate payment ${payment.outTradeNo} on order ${payment.orderId} (paid by ${order.paidPaymentId}): to be refunded`,
+    );
+    return { result: 'duplicate_payment', payment };
+  }
+
+  /**
+   * Closes an order: every attempt that may exist at a channel is closed there
+   * first. If the channel says an attempt was paid, the order becomes PAID
+   * through the same path as a notification, and is returned as such.
+   */
+  async closeOrder(orderId: string, now = new Date()): Promise<Order> {
+    const order = await this.orders.get(orderId);
+    if (order.status === OrderStatus.CLOSED) return order;
+    if (order.status !== OrderStatus.PENDING) {
+      throw new DomainError(
+        'ORDER_NOT_CLOSABLE',
+        `order ${orderId} is ${order.status} and cannot be closed`,
+      );
+    }
+    const attempts = await this.dataSource.manager.find(Payment, {
+      where: { orderId, status: In([PaymentStatus.PENDING, PaymentStatus.FAILED]) },
+    });
+    for (const attempt of attempts) {
+      const provider = this.providers.get(attempt.channel);
+      try {
+        const outcome = await provider.closePayment(attempt.outTradeNo);
+        if (outcome === 'already_paid') {
+          const state = await provider.queryPayment(attempt.outTradeNo);
+          await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
+        } else {
+          await this.uow.run((tx) =>
+            this.setStatus(
+              tx,
+              attempt.id,
+              [PaymentStatus.PENDING, PaymentStatus.FAILED],
+              PaymentStatus.CLOSED,
+              {
+                closedAt: now,
+                nextQueryAt: null,
+              },
+            ),
+          );
+        }
+      } catch (error) {
+        this.logger.error(
+          `closing ${attempt.outTradeNo} of order ${orderId} on ${attempt.channel} failed: ${(error as Error).message}`,
+        );
+        throw channelFailure(error);
+      }
+    }
+    return this.uow.run(async (tx) => {
+      if (await this.orders.transition(tx, orderId, 'close', { closedAt: now }, now)) {
+        await this.orders.emit(tx, orderId, 'order.closed');
+        this.logger.log(`order ${orderId} closed`);
+      }
+      return this.orders.get(orderId, tx);
+    });
+  }
+
+  /**
+   * Asks the channel about attempts that have heard nothing for a while, and
+   * applies the answer through the notification path. Returns how many were checked.
+   */
+  async syncDue(limit: number, now = new Date()): Promise<number> {
+    const due = await this.dataSource.manager.find(Payment, {
+      where: { status: PaymentStatus.PENDING, nextQueryAt: LessThanOrEqual(now) },
+      order: { nextQueryAt: 'ASC' },
+      take: limit,
+    });
+    for (const payment of due) {
+      try {
+        const state = await this.providers.get(payment.channel).queryPayment(payment.outTradeNo);
+        await this.uow.run(async (tx) => {
+          const applied = await this.applyChannelState(tx, payment.channel, state, now);
+          if (applied.result === 'unchanged' || applied.result === 'rejected') {
+            await tx.update(
+              Payment,
+              { id: payment.id, status: PaymentStatus.PENDING },
+              this.nextQuery(payment, now),
+            );
+          }
+          if (applied.result === 'rejected') {
+            this.logger.error(
+              `query of ${payment.outTradeNo} disagrees with our records: ${applied.reason}`,
+            );
+          }
+        });
+      } catch (error) {
+        this.logger.warn(`query of ${payment.outTradeNo} failed: ${(error as Error).message}`);
+        await this.uow.run((tx) =>
+          tx.update(
+            Payment,
+            { id: payment.id, status: PaymentStatus.PENDING },
+            this.nextQuery(payment, now),
+          ),
+        );
+      }
+    }
+    return due.length;
+  }
+
+  private nextQuery(payment: Payment, now: Date): Partial<Payment> {
+    const attempts = payment.queryAttempts + 1;
+    const minutes = QUERY_BACKOFF_MINUTES[Math.min(attempts, QUERY_BACKOFF_MINUTES.length - 1)];
+    const next = new Date(now.getTime() + minutes * 60_000);
+    // Past expiry the close job takes over; one last look just after it.
+    const last = new Date(payment.expiresAt.getTime() + 60_000);
+    return {
+      queryAttempts: attempts,
+      nextQueryAt: next < last ? next : now < last ? last : null,
+      updatedAt: now,
+    };
+  }
+
+  async get(id: string): Promise<Payment> {
+    const payment = await this.dataSource.manager.findOneBy(Payment, { id });
+    if (!payment) throw notFound('payment', id);
+    return payment;
+  }
+
+  listForOrder(orderId: string): Promise<Payment[]> {
+    return this.dataSource.manager.find(Payment, {
+      where: { orderId },
+      order: { createdAt: 'ASC' },
+    });
+  }
+
+  /** Succeeded payments that must be refunded (duplicates, late payments under the refund policy). */
+  listToRefund(limit = 100): Promise<Payment[]> {
+    return this.dataSource.manager.find(Payment, {
+      where: { status: PaymentStatus.SUCCEEDED, anomaly: In(['DUPLICATE', 'LATE_REFUND']) },
+      order: { createdAt: 'ASC' },
+      take: limit,
+    });
+  }
+
+  private async setStatus(
+    tx: Tx,
+    id: string,
+    from: PaymentStatus[],
+    to: PaymentStatus,
+    patch: Partial<Payment> = {},
+  ): Promise<boolean> {
+    const result = await tx
+      .createQueryBuilder()
+      .update(Payment)
+      .set({ ...patch, status: to, updatedAt: new Date() })
+      .where({ id, status: In(from) })
+      .execute();
+    return (result.affected ?? 0) === 1;
+  }
+
+  private async markAnomaly(tx: Tx, payment: Payment, anomaly: PaymentAnomaly): Promise<void> {
+    await tx.update(Payment, { id: payment.id }, { anomaly, updatedAt: new Date() });
+    payment.anomaly = anomaly;
+  }
+}
+
+/** A channel failure as the API reports it: 503 when the channel could not be reached, 502 when it refused. */
+export function channelFailure(error: unknown): unknown {
+  if (error instanceof ChannelCallError) {
+    return new DomainError(
+      error.kind === 'unavailable' ? 'CHANNEL_UNAVAILABLE' : 'CHANNEL_ERROR',
+      error.message,
+    );
+  }
+  return error;
+}

@@ -1,0 +1,161 @@
+import {
+  type ArgumentsHost,
+  Body,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  UseFilters,
+  UsePipes,
+  ValidationPipe,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { SandboxTradeNotFoundError, SandboxTradeStateError } from './alipay-sandbox.errors';
+import { AlipaySandboxService } from './alipay-sandbox.service';
+import type { SandboxTrade } from './alipay-sandbox.types';
+import {
+  MarkPaidSandboxTradeDto,
+  NotifySandboxTradeDto,
+  PaySandboxTradeDto,
+} from './dto/alipay-sandbox-control.dto';
+import {
+  SandboxNotificationResponse,
+  SandboxTradeResponse,
+} from './dto/alipay-sandbox-trade.response';
+
+/** The control API's own errors, in the project's `{statusCode, error, message}` shape. */
+@Catch(SandboxTradeNotFoundError, SandboxTradeStateError)
+export class AlipaySandboxControlFilter implements ExceptionFilter {
+  catch(err: SandboxTradeNotFoundError | SandboxTradeStateError, host: ArgumentsHost): void {
+    const notFound = err instanceof SandboxTradeNotFoundError;
+    host
+      .switchToHttp()
+      .getResponse<Response>()
+      .status(notFound ? HttpStatus.NOT_FOUND : HttpStatus.CONFLICT)
+      .json({
+        statusCode: notFound ? 404 : 409,
+        error: notFound ? 'Not Found' : 'Conflict',
+        message: err.message,
+      });
+  }
+}
+
+const TRADE_PARAM = { name: 'outTradeNo', description: 'the out_trade_no the merchant sent' };
+
+/**
+ * Tells the simulated Alipay what the buyer (or Alipay) does next: pay, fail,
+ * notify again, or pay silently so that only a query can find out.
+ */
+@ApiTags('sandbox')
+@Controller('sandbox/alipay/control/trades')
+@UseFilters(AlipaySandboxControlFilter)
+@UsePipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }))
+@ApiNotFoundResponse({ description: 'no trade with that out_trade_no' })
+export class AlipaySandboxControlController {
+  constructor(private readonly trades: AlipaySandboxService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'All sandbox Alipay trades, newest first' })
+  @ApiOkResponse({ type: [SandboxTradeResponse] })
+  list(): SandboxTradeResponse[] {
+    return this.trades.allTrades().map((t) => this.view(t));
+  }
+
+  @Get(':outTradeNo')
+  @ApiOperation({ summary: 'One trade with its refunds and every notification attempt' })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  get(@Param('outTradeNo') outTradeNo: string): SandboxTradeResponse {
+    return this.view(this.trades.getTrade(outTradeNo));
+  }
+
+  @Post(':outTradeNo/pay')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'The buyer pays',
+    description:
+      'Sets TRADE_SUCCESS (or TRADE_FINISHED) and notifies the notify_url: normally, twice at once (duplicate), after delayMs (delay), or not at all (drop). Unacknowledged notifications are retried on Alipay’s schedule scaled by timeScale.',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  @ApiBadRequestResponse({ description: 'invalid body' })
+  @ApiConflictResponse({ description: 'already paid, or closed (see force)' })
+  pay(
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() dto: PaySandboxTradeDto,
+  ): SandboxTradeResponse {
+    return this.view(
+      this.trades.pay(outTradeNo, {
+        notify: dto.notify,
+        delayMs: dto.delayMs,
+        status: dto.status,
+        force: dto.force,
+      }),
+    );
+  }
+
+  @Post(':outTradeNo/mark-paid')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Paid without any notification',
+    description:
+      'Only alipay.trade.query reveals the payment: exercises the pending-payment sync job.',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  @ApiConflictResponse({ description: 'not WAIT_BUYER_PAY' })
+  markPaid(
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() dto: MarkPaidSandboxTradeDto,
+  ): SandboxTradeResponse {
+    return this.view(this.trades.pay(outTradeNo, { status: dto.status, silent: true }));
+  }
+
+  @Post(':outTradeNo/fail')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'The payment fails: the unpaid trade closes and TRADE_CLOSED is notified',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  @ApiConflictResponse({ description: 'not WAIT_BUYER_PAY' })
+  fail(@Param('outTradeNo') outTradeNo: string): SandboxTradeResponse {
+    return this.view(this.trades.fail(outTradeNo));
+  }
+
+  @Post(':outTradeNo/notify')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Send the current state’s notification again',
+    description:
+      'A fresh notification (new notify_id) for TRADE_SUCCESS / TRADE_FINISHED / TRADE_CLOSED, with refund fields after a refund. tamper sends a wrong one once, to test rejection.',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxNotificationResponse })
+  @ApiConflictResponse({
+    description: 'WAIT_BUYER_PAY (Alipay notifies nothing), or no notify_url',
+  })
+  notify(
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() dto: NotifySandboxTradeDto,
+  ): SandboxNotificationResponse {
+    return SandboxNotificationResponse.from(this.trades.resendNotification(outTradeNo, dto.tamper));
+  }
+
+  private view(trade: SandboxTrade): SandboxTradeResponse {
+    return SandboxTradeResponse.from(trade, this.trades.cashierUrl(trade.outTradeNo));
+  }
+}
