@@ -5,6 +5,7 @@ import { RequestIdMiddleware } from './common/logging/request-id.middleware';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
 import { MetricsMiddleware } from './metrics/metrics.middleware';
 import { MetricsModule } from './metrics/metrics.module';
 import { NotificationsModule } from './notifications/notifications.module';
@@ -33,6 +34,7 @@ export class AppModule implements NestModule {
         NotificationsModule,
         AdminModule,
         AuthModule,
+        JobsModule,
         ...sandboxModules(process.env),
       ],
     };

@@ -1,8 +1,18 @@
 import { Module } from '@nestjs/common';
+import { WebhookDeliveryService } from './webhook-delivery.service';
+import { WebhookHttpClient } from './webhook-http.client';
 import { WebhookOutboxService } from './webhook-outbox.service';
+import { WebhooksAdminController } from './webhooks-admin.controller';
+import { WebhooksAdminService } from './webhooks-admin.service';
 
 @Module({
-  providers: [WebhookOutboxService],
-  exports: [WebhookOutboxService],
+  controllers: [WebhooksAdminController],
+  providers: [
+    WebhookOutboxService,
+    WebhookDeliveryService,
+    WebhookHttpClient,
+    WebhooksAdminService,
+  ],
+  exports: [WebhookOutboxService, WebhookDeliveryService],
 })
 export class WebhooksModule {}
