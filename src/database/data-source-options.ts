@@ -15,7 +15,10 @@ export function buildDataSourceOptions(db: DatabaseConfig): DataSourceOptions {
     // The schema changes only through migrations.
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'] as ('error' | 'warn')[],
+    // Failed queries surface as exceptions and are logged, redacted, where they are
+    // handled; TypeORM's own logger would print parameters (and expected unique
+    // violations) straight to the console.
+    logging: false,
   };
   if (db.type === 'sqlite') {
     mkdirSync(dirname(db.path), { recursive: true });

@@ -1,0 +1,97 @@
+import { JobLeaseService } from '../src/database/job-lease.service';
+import { CloseExpiredOrdersJob } from '../src/jobs/close-expired-orders.job';
+import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
+import { orderStatus, orderWithAlipayAttempt } from './support/alipay-sandbox';
+import { TestApp, startApp } from './support/test-app';
+
+const events = async (t: TestApp, orderId: string) =>
+  (
+    (await t.dataSource.query(
+      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at',
+      [orderId],
+    )) as { type: string }[]
+  ).map((e) => e.type);
+
+const expire = (t: TestApp, orderId: string) =>
+  t.dataSource.query('UPDATE orders SET expires_at = ? WHERE id = ?', [
+    '2020-01-01 00:00:00.000',
+    orderId,
+  ]);
+
+describe('scheduled jobs (e2e)', () => {
+  let t: TestApp;
+  let closeJob: CloseExpiredOrdersJob;
+  let syncJob: SyncPendingPaymentsJob;
+  beforeAll(async () => {
+    // JOBS_ENABLED=false: no timers; the tests run one batch at a time.
+    t = await startApp({ SANDBOX_TIME_SCALE: '0.0005', INSTANCE_ID: 'jobs-test' });
+    closeJob = t.app.get(CloseExpiredOrdersJob);
+    syncJob = t.app.get(SyncPendingPaymentsJob);
+  });
+  afterAll(async () => t.close());
+
+  it('close-expired-orders closes an expired order at the channel, then locally', async () => {
+    const { order, payment } = await orderWithAlipayAttempt(t, 'qr');
+    await expire(t, order.id);
+    expect(await closeJob.run()).toBeGreaterThanOrEqual(1);
+    expect(await orderStatus(t, order.id)).toBe('CLOSED');
+    const trade = await t.http
+      .get(`/sandbox/alipay/control/trades/${payment.outTradeNo}`)
+      .expect(200);
+    expect(trade.body.status).toBe('TRADE_CLOSED');
+    expect(await events(t, order.id)).toEqual(['order.closed']);
+  });
+
+  it('an expired order that was paid at the last moment ends PAID', async () => {
+    const { order, payment } = await orderWithAlipayAttempt(t, 'qr');
+    await t.http
+      .post(`/sandbox/alipay/control/trades/${payment.outTradeNo}/mark-paid`)
+      .send({})
+      .expect(200);
+    await expire(t, order.id);
+    await closeJob.run();
+    expect(await orderStatus(t, order.id)).toBe('PAID');
+    expect(await events(t, order.id)).toEqual(['order.paid']);
+  });
+
+  it('sync-pending-payments finds a payment whose notification never came', async () => {
+    const { order, payment } = await orderWithAlipayAttempt(t, 'qr');
+    await t.http
+      .post(`/sandbox/alipay/control/trades/${payment.outTradeNo}/mark-paid`)
+      .send({})
+      .expect(200);
+    // Nothing is due yet: the first query waits a minute.
+    await syncJob.run(new Date());
+    expect(await orderStatus(t, order.id)).toBe('PENDING');
+    await syncJob.run(new Date(Date.now() + 2 * 60_000));
+    expect(await orderStatus(t, order.id)).toBe('PAID');
+    expect(await events(t, order.id)).toEqual(['order.paid']);
+  });
+
+  it('an attempt still unpaid is queried again later, with back-off', async () => {
+    const { payment } = await orderWithAlipayAttempt(t, 'qr');
+    const before = Date.now();
+    await syncJob.run(new Date(before + 2 * 60_000));
+    const [row] = (await t.dataSource.query(
+      'SELECT status, query_attempts, next_query_at FROM payments WHERE out_trade_no = ?',
+      [payment.outTradeNo],
+    )) as { status: string; query_attempts: number; next_query_at: string | Date }[];
+    expect(row.status).toBe('PENDING');
+    expect(Number(row.query_attempts)).toBe(1);
+    const next = new Date(
+      row.next_query_at instanceof Date
+        ? row.next_query_at
+        : `${row.next_query_at.replace(' ', 'T')}Z`,
+    ).getTime();
+    expect(next).toBeGreaterThan(before + 3 * 60_000);
+  });
+
+  it('one instance at a time holds a job lease', async () => {
+    const leases = t.app.get(JobLeaseService);
+    expect(await leases.tryAcquire('lease-test', 'a', 60_000)).toBe(true);
+    expect(await leases.tryAcquire('lease-test', 'b', 60_000)).toBe(false);
+    expect(await leases.tryAcquire('lease-test', 'a', 60_000)).toBe(true);
+    await leases.release('lease-test', 'a');
+    expect(await leases.tryAcquire('lease-test', 'b', 60_000)).toBe(true);
+  });
+});
