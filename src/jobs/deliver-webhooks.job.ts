@@ -1,9 +1,9 @@
-import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { jobsConfig } from '../config/jobs.config';
 import { WebhookDeliveryService } from '../webhooks/webhook-delivery.service';
-import { PollLoop } from './poll-loop';
+import { PolledJob } from './polled-job';
 
 /**
  * deliver-webhooks: due merchant webhooks → POST → retry with back-off. The
@@ -14,25 +14,16 @@ import { PollLoop } from './poll-loop';
  * same time share the due rows instead of sending any of them twice.
  */
 @Injectable()
-export class DeliverWebhooksJob implements OnApplicationBootstrap, OnModuleDestroy {
-  static readonly NAME = 'deliver-webhooks';
-  private loop?: PollLoop;
-
+export class DeliverWebhooksJob extends PolledJob {
   constructor(
-    private readonly registry: SchedulerRegistry,
+    registry: SchedulerRegistry,
     private readonly deliveries: WebhookDeliveryService,
-    @Inject(jobsConfig.KEY) private readonly jobs: ConfigType<typeof jobsConfig>,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    if (!this.jobs.enabled) return;
-    this.loop = new PollLoop(DeliverWebhooksJob.NAME, this.jobs.pollIntervalMs, () =>
-      this.deliveries.deliverDue(this.jobs.batchSize),
-    );
-    this.loop.start(this.registry);
+    @Inject(jobsConfig.KEY) jobs: ConfigType<typeof jobsConfig>,
+  ) {
+    super('deliver-webhooks', registry, jobs);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    await this.loop?.stop(this.registry);
+  async run(now?: Date): Promise<number> {
+    return (await this.deliveries.deliverDue(this.jobs.batchSize, now)).due;
   }
 }

@@ -3,22 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestApp } from './test-app';
 
-/** Polls until `check` passes or the deadline ends (notifications arrive asynchronously). */
-export async function eventually<T>(
-  check: () => Promise<T>,
-  timeoutMs = 5000,
-  everyMs = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, everyMs));
-    }
-  }
-}
+export { eventually } from './eventually';
 
 /** Creates an order and a payment attempt on the Alipay sandbox; returns both bodies. */
 export async function orderWithAlipayAttempt(

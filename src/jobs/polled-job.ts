@@ -1,0 +1,49 @@
+import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import type { JobsConfig } from '../config/jobs.config';
+import { JobLeaseService } from '../database/job-lease.service';
+import { PollLoop } from './poll-loop';
+
+/**
+ * A scheduled job: when JOBS_ENABLED, `run()` every JOBS_POLL_INTERVAL_MS in a
+ * PollLoop, stopped (waiting for the run in progress) at shutdown. Subclasses
+ * only say what one run does.
+ */
+export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestroy {
+  protected readonly logger: Logger;
+  private loop?: PollLoop;
+
+  protected constructor(
+    readonly name: string,
+    private readonly registry: SchedulerRegistry,
+    protected readonly jobs: JobsConfig,
+  ) {
+    this.logger = new Logger(`Job ${name}`);
+  }
+
+  /** One batch; resolves to how many rows it handled. */
+  abstract run(now?: Date): Promise<number>;
+
+  onApplicationBootstrap(): void {
+    if (!this.jobs.enabled) return;
+    this.loop = new PollLoop(this.name, this.jobs.pollIntervalMs, () => this.run());
+    this.loop.start(this.registry);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.loop?.stop(this.registry);
+  }
+
+  /**
+   * Runs `work` only while this instance holds the job's lease, so one instance
+   * at a time does a job that calls channels. The lease is an economy, not the
+   * safety: every row still changes through conditional updates.
+   */
+  protected async withLease(leases: JobLeaseService, work: () => Promise<number>): Promise<number> {
+    const ttl = Math.max(60_000, this.jobs.pollIntervalMs * 3);
+    if (!(await leases.tryAcquire(this.name, this.jobs.instanceId, ttl))) return 0;
+    const done = await work();
+    if (done > 0) this.logger.log(`${done} handled`);
+    return done;
+  }
+}
