@@ -88,10 +88,19 @@ describe('scheduled jobs (e2e)', () => {
 
   it('one instance at a time holds a job lease', async () => {
     const leases = t.app.get(JobLeaseService);
-    expect(await leases.tryAcquire('lease-test', 'a', 60_000)).toBe(true);
-    expect(await leases.tryAcquire('lease-test', 'b', 60_000)).toBe(false);
-    expect(await leases.tryAcquire('lease-test', 'a', 60_000)).toBe(true);
-    await leases.release('lease-test', 'a');
-    expect(await leases.tryAcquire('lease-test', 'b', 60_000)).toBe(true);
+    const name = `lease-test-${Date.now()}`;
+    expect(await leases.tryAcquire(name, 'a', 60_000)).toBe(true);
+    expect(await leases.tryAcquire(name, 'b', 60_000)).toBe(false);
+    expect(await leases.tryAcquire(name, 'a', 60_000)).toBe(true);
+    await leases.release(name, 'a');
+    expect(await leases.tryAcquire(name, 'b', 60_000)).toBe(true);
+  });
+
+  it('a lease that ran out can be taken by another instance', async () => {
+    const leases = t.app.get(JobLeaseService);
+    const name = `lease-expiry-${Date.now()}`;
+    const past = new Date(Date.now() - 120_000);
+    expect(await leases.tryAcquire(name, 'crashed', 60_000, past)).toBe(true);
+    expect(await leases.tryAcquire(name, 'survivor', 60_000)).toBe(true);
   });
 });

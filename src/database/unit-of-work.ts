@@ -35,7 +35,9 @@ export class UnitOfWork {
   private async withRetry<T>(work: (tx: Tx) => Promise<T>, maxAttempts = 4): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction(work);
+        // READ COMMITTED: every decision is a conditional update on the latest
+        // committed row, and it takes no gap locks that would deadlock inserts.
+        return await this.dataSource.transaction('READ COMMITTED', work);
       } catch (error) {
         if (attempt >= maxAttempts || !isRetryableTransactionError(error)) throw error;
         this.logger.warn(

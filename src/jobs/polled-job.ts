@@ -12,6 +12,8 @@ import { PollLoop } from './poll-loop';
 export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger: Logger;
   private loop?: PollLoop;
+  /** Set once this instance has taken the job's lease, so shutdown hands it back. */
+  private leases?: JobLeaseService;
 
   protected constructor(
     readonly name: string,
@@ -32,6 +34,8 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
 
   async onModuleDestroy(): Promise<void> {
     await this.loop?.stop(this.registry);
+    // Another instance may take over at once instead of waiting for the lease to run out.
+    await this.leases?.release(this.name, this.jobs.instanceId).catch(() => undefined);
   }
 
   /**
@@ -42,6 +46,7 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
   protected async withLease(leases: JobLeaseService, work: () => Promise<number>): Promise<number> {
     const ttl = Math.max(60_000, this.jobs.pollIntervalMs * 3);
     if (!(await leases.tryAcquire(this.name, this.jobs.instanceId, ttl))) return 0;
+    this.leases = leases;
     const done = await work();
     if (done > 0) this.logger.log(`${done} handled`);
     return done;
