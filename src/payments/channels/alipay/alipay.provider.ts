@@ -175,27 +175,28 @@ export class AlipayProvider implements PaymentProvider {
     };
   }
 
-  /** The URL of the day's trade bill (valid about 30 seconds). Parsing belongs to reconciliation. */
-  async billDownloadUrl(date: string, kind: 'trade' | 'refund' = 'trade'): Promise<string | null> {
+  /** The URL of a day's trade bill (valid about 30 seconds); null when Alipay has no bill for that day. */
+  async billDownloadUrl(date: string): Promise<string | null> {
     const res = await this.call<{ bill_download_url?: string }>(
       'alipay.data.dataservice.bill.downloadurl.query',
       {
-        bill_type: kind === 'trade' ? 'trade' : 'trade',
+        bill_type: 'trade',
         bill_date: date,
       },
     );
     if (res.code === ALIPAY_SUCCESS && res.body.bill_download_url)
       return res.body.bill_download_url;
-    if (/BILL_NOT_EXIST/i.test(res.subCode ?? '')) return null;
+    if (/bill_not_exist/i.test(res.subCode ?? '')) return null;
     throw this.refused('alipay.data.dataservice.bill.downloadurl.query', res);
   }
 
+  /** Not built yet: parsing the bill (a zip of GBK CSV) belongs to reconciliation. */
   // eslint-disable-next-line require-yield
   async *downloadBill(_date: string, _kind: 'trade' | 'refund'): AsyncIterable<BillRow> {
     throw new ChannelCallError(
       'alipay',
       'error',
-      'Alipay bill parsing arrives with reconciliation; use billDownloadUrl()',
+      'Alipay bill parsing is not built yet (reconciliation); billDownloadUrl() gives the file',
     );
   }
 
