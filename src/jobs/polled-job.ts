@@ -13,7 +13,7 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
   protected readonly logger: Logger;
   private loop?: PollLoop;
   /** Set once this instance has taken the job's lease, so shutdown hands it back. */
-  private leases?: JobLeaseService;
+  private heldLease?: JobLeaseService;
 
   protected constructor(
     readonly name: string,
@@ -35,7 +35,7 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
   async onModuleDestroy(): Promise<void> {
     await this.loop?.stop(this.registry);
     // Another instance may take over at once instead of waiting for the lease to run out.
-    await this.leases?.release(this.name, this.jobs.instanceId).catch(() => undefined);
+    await this.heldLease?.release(this.name, this.jobs.instanceId).catch(() => undefined);
   }
 
   /**
@@ -46,7 +46,7 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
   protected async withLease(leases: JobLeaseService, work: () => Promise<number>): Promise<number> {
     const ttl = Math.max(60_000, this.jobs.pollIntervalMs * 3);
     if (!(await leases.tryAcquire(this.name, this.jobs.instanceId, ttl))) return 0;
-    this.leases = leases;
+    this.heldLease = leases;
     const done = await work();
     if (done > 0) this.logger.log(`${done} handled`);
     return done;
