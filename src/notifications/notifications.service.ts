@@ -73,6 +73,11 @@ export class NotificationsService {
     verified: VerifiedNotification,
     now: Date,
   ): Promise<string> {
+    let outcome = 'processed';
+    if (verified.kind === 'payment') {
+      const applied = await this.payments.applyChannelState(tx, channel, verified.state, now);
+      if (applied.result === 'rejected') outcome = `rejected:${applied.reason}`;
+    }
     const row: ChannelNotification = {
       id: newId('ntf'),
       channel,
@@ -81,30 +86,26 @@ export class NotificationsService {
       outTradeNo: verified.state.outTradeNo,
       sourceIp: raw.sourceIp.slice(0, 64),
       verified: true,
-      outcome: 'processing',
+      outcome,
       body: verified.auditBody,
       receivedAt: now,
     };
-    const isCopy = !(await this.insertFirst(tx, row));
-    if (isCopy) {
+    if (!(await this.insertFirst(tx, row))) {
+      // Another receipt of this notification holds its dedupe key: this one is a copy.
+      // Its conditional updates above changed nothing (the first receipt's did).
       row.dedupeKey = `${verified.dedupeKey.slice(0, 150)}#${row.id}`;
+      if (!outcome.startsWith('rejected:')) row.outcome = 'duplicate';
       await insertRow(tx, ChannelNotification, row);
     }
-    let outcome = isCopy ? 'duplicate' : 'processed';
-    if (verified.kind === 'payment') {
-      const applied = await this.payments.applyChannelState(tx, channel, verified.state, now);
-      if (applied.result === 'rejected') outcome = `rejected:${applied.reason}`;
-    }
-    await tx.update(ChannelNotification, { id: row.id }, { outcome });
-    return outcome;
+    return row.outcome;
   }
 
-  /** Inserts the first receipt under its dedupe key; false when the key was already taken. */
+  /**
+   * Inserts the first receipt under its dedupe key; false when the key was
+   * already taken. A refused INSERT undoes only itself on SQLite and MySQL, so
+   * the transaction goes on.
+   */
   private async insertFirst(tx: Tx, row: ChannelNotification): Promise<boolean> {
-    const seen = await tx.exists(ChannelNotification, {
-      where: { channel: row.channel, dedupeKey: row.dedupeKey },
-    });
-    if (seen) return false;
     try {
       await insertRow(tx, ChannelNotification, row);
       return true;
