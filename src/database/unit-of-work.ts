@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, EntityTarget, InsertResult, ObjectLiteral } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { isRetryableTransactionError } from './database-errors';
 
 /** The transaction handle services pass to each other within one unit of work. */
@@ -35,9 +35,10 @@ export class UnitOfWork {
   private async withRetry<T>(work: (tx: Tx) => Promise<T>, maxAttempts = 4): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        // READ COMMITTED: every decision is a conditional update on the latest
-        // committed row, and it takes no gap locks that would deadlock inserts.
-        return await this.dataSource.transaction('READ COMMITTED', work);
+        // The default isolation: every decision is a conditional update, which
+        // reads the latest committed row whatever the snapshot (and naming a
+        // level would cost a SET statement per transaction).
+        return await this.dataSource.transaction(work);
       } catch (error) {
         if (attempt >= maxAttempts || !isRetryableTransactionError(error)) throw error;
         this.logger.warn(
@@ -49,11 +50,4 @@ export class UnitOfWork {
   }
 }
 
-/** Inserts a fully built entity (TypeORM's insert() types JSON columns too narrowly). */
-export function insertRow<T extends ObjectLiteral>(
-  tx: Tx,
-  target: EntityTarget<T>,
-  row: T,
-): Promise<InsertResult> {
-  return tx.insert(target, row);
-}
+export { insertRow } from './sql';

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DomainError, notFound } from '../common/errors/domain-error';
 import { newClientSecret, newId } from '../common/ids/ids';
 import { appConfig } from '../config/app.config';
 import { isUniqueViolation } from '../database/database-errors';
+import { findById, updateIfStatus } from '../database/sql';
 import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
 import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
 import { CreateOrderDto } from './dto/create-order.dto';
@@ -80,7 +81,7 @@ export class OrdersService {
   }
 
   async get(id: string, tx?: Tx): Promise<Order> {
-    const order = await (tx ?? this.dataSource.manager).findOneBy(Order, { id });
+    const order = await findById(tx ?? this.dataSource.manager, Order, id);
     if (!order) throw notFound('order', id);
     return order;
   }
@@ -120,13 +121,7 @@ export class OrdersService {
     now = new Date(),
   ): Promise<boolean> {
     const { from, to } = ORDER_TRANSITIONS[event];
-    const result = await tx
-      .createQueryBuilder()
-      .update(Order)
-      .set({ ...patch, status: to, updatedAt: now })
-      .where({ id, status: In([...from]) })
-      .execute();
-    return (result.affected ?? 0) === 1;
+    return updateIfStatus(tx, Order, id, from, { ...patch, status: to, updatedAt: now });
   }
 
   /** Records the order's event for the merchant, with the order as it is now in this transaction. */

@@ -4,7 +4,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
 import { DomainError, notFound } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
+import { fenFromColumn } from '../common/money/money';
 import { appConfig } from '../config/app.config';
+import { execute, select, updateIfStatus } from '../database/sql';
 import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { OrderStatus, isPayable } from '../orders/order-state';
@@ -24,9 +26,18 @@ export type ApplyResult =
         | 'duplicate_payment'
         | 'attempt_closed'
         | 'unchanged';
-      payment: Payment;
+      payment: TradeRef;
     }
   | { result: 'rejected'; reason: 'unknown_trade' | 'amount_mismatch' };
+
+/** What applying a channel's word needs to know about an attempt. */
+export interface TradeRef {
+  id: string;
+  orderId: string;
+  outTradeNo: string;
+  channel: Channel;
+  amount: number;
+}
 
 /** Back-off between status queries of an attempt that has not been notified (minutes). */
 const QUERY_BACKOFF_MINUTES = [1, 2, 5, 10, 30];
@@ -148,7 +159,7 @@ export class PaymentsService {
     state: ChannelPaymentState,
     now = new Date(),
   ): Promise<ApplyResult> {
-    const payment = await tx.findOneBy(Payment, { outTradeNo: state.outTradeNo, channel });
+    const payment = await this.findTrade(tx, channel, state.outTradeNo);
     if (!payment) return { result: 'rejected', reason: 'unknown_trade' };
     if (state.amount !== undefined && state.amount !== payment.amount)
       return { result: 'rejected', reason: 'amount_mismatch' };
@@ -355,25 +366,44 @@ export class PaymentsService {
     });
   }
 
-  private async setStatus(
+  private setStatus(
     tx: Tx,
     id: string,
     from: PaymentStatus[],
     to: PaymentStatus,
     patch: Partial<Payment> = {},
   ): Promise<boolean> {
-    const result = await tx
-      .createQueryBuilder()
-      .update(Payment)
-      .set({ ...patch, status: to, updatedAt: new Date() })
-      .where({ id, status: In(from) })
-      .execute();
-    return (result.affected ?? 0) === 1;
+    return updateIfStatus(tx, Payment, id, from, { ...patch, status: to, updatedAt: new Date() });
   }
 
-  private async markAnomaly(tx: Tx, payment: Payment, anomaly: PaymentAnomaly): Promise<void> {
-    await tx.update(Payment, { id: payment.id }, { anomaly, updatedAt: new Date() });
-    payment.anomaly = anomaly;
+  private async markAnomaly(tx: Tx, payment: TradeRef, anomaly: PaymentAnomaly): Promise<void> {
+    await execute(tx, 'UPDATE payments SET anomaly = ?, updated_at = ? WHERE id = ?', [
+      anomaly,
+      new Date(),
+      payment.id,
+    ]);
+  }
+
+  /** The attempt a channel's trade number names (hot path: one narrow, prepared SELECT). */
+  private async findTrade(
+    tx: Tx,
+    channel: Channel,
+    outTradeNo: string,
+  ): Promise<TradeRef | undefined> {
+    const [row] = await select<{ id: string; order_id: string; amount: number | string }>(
+      tx,
+      'SELECT id, order_id, amount FROM payments WHERE out_trade_no = ? AND channel = ?',
+      [outTradeNo, channel],
+    );
+    return (
+      row && {
+        id: row.id,
+        orderId: row.order_id,
+        outTradeNo,
+        channel,
+        amount: fenFromColumn(row.amount),
+      }
+    );
   }
 }
 

@@ -32,18 +32,18 @@ export class WebhookOutboxService {
 
   async enqueue(tx: Tx, input: NewWebhookEvent, now = new Date()): Promise<WebhookEvent> {
     const id = newId('evt');
-    const event = tx.create(WebhookEvent, {
+    const event: WebhookEvent = {
       id,
       type: input.type,
       orderId: input.orderId,
       refundId: input.refundId ?? null,
       payload: { id, type: input.type, createdAt: now.toISOString(), data: input.data },
       createdAt: now,
-    });
+    };
     await insertRow(tx, WebhookEvent, event);
     const url = input.notifyUrl ?? this.config.defaultUrl;
     if (url) {
-      await tx.insert(WebhookDelivery, {
+      await insertRow(tx, WebhookDelivery, {
         id: newId('whd'),
         eventId: id,
         orderId: input.orderId,
