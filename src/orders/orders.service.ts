@@ -33,8 +33,6 @@ export class OrdersService {
 
   /** Idempotent on merchantOrderNo: same amount and subject → the existing order; different → 409. */
   async create(dto: CreateOrderDto, now = new Date()): Promise<CreateOrderResult> {
-    const existing = await this.findByMerchantOrderNo(dto.merchantOrderNo);
-    if (existing) return { order: this.sameOrConflict(existing, dto), created: false };
     const order = this.dataSource.manager.create(Order, {
       id: newId('ord'),
       merchantOrderNo: dto.merchantOrderNo,
@@ -64,7 +62,7 @@ export class OrdersService {
       this.logger.log(`order ${order.id} created (${order.merchantOrderNo}, ${order.amount} fen)`);
       return { order, created: true };
     } catch (error) {
-      // A concurrent create with the same merchantOrderNo won the race.
+      // The merchantOrderNo exists already: a repeat, or a concurrent create that won.
       if (!isUniqueViolation(error)) throw error;
       const winner = await this.findByMerchantOrderNo(dto.merchantOrderNo);
       if (!winner) throw error;

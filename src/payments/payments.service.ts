@@ -122,7 +122,10 @@ export class PaymentsService {
       });
       payment.action = action;
       await this.uow.run((tx) =>
-        tx.update(Payment, { id: payment.id }, { action, updatedAt: new Date() }),
+        updateIfStatus(tx, Payment, payment.id, [PaymentStatus.PENDING], {
+          action,
+          updatedAt: new Date(),
+        }),
       );
     } catch (error) {
       // The trade may still exist at the channel (a timeout); FAILED attempts are still
