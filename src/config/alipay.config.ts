@@ -19,8 +19,20 @@ export interface AlipayConfig {
   /** PUBLIC_BASE_URL + /notify/alipay */
   notifyUrl: string;
   timeoutMs: number;
-  /** Sandbox only: multiplies Alipay's notification retry schedule. */
-  sandboxTimeScale: number;
+}
+
+const ALIPAY_CREDENTIALS = [
+  'ALIPAY_APP_ID',
+  'ALIPAY_PRIVATE_KEY',
+  'ALIPAY_PRIVATE_KEY_FILE',
+  'ALIPAY_PUBLIC_KEY',
+  'ALIPAY_PUBLIC_KEY_FILE',
+];
+
+/** None of Alipay's credentials is set: the channel runs on the built-in sandbox. */
+export function alipayOnSandbox(env: Record<string, string | undefined>): boolean {
+  const e = new EnvReader(env);
+  return !ALIPAY_CREDENTIALS.some((name) => e.has(name));
 }
 
 /**
@@ -47,10 +59,9 @@ export function loadAlipayConfig(env: Record<string, string | undefined>): Alipa
     notifyAllowIps: e.cidrList('ALIPAY_NOTIFY_ALLOW_IPS'),
     notifyUrl: `${app.publicBaseUrl}/notify/alipay`,
     timeoutMs: e.int('ALIPAY_TIMEOUT_MS', 10_000, 100, 120_000),
-    sandboxTimeScale: e.number('SANDBOX_TIME_SCALE', 1, 0, 1000),
   };
 
-  if (missing.length === 3) {
+  if (alipayOnSandbox(env)) {
     if (gatewayVar)
       throw new ConfigError(
         'ALIPAY_GATEWAY',

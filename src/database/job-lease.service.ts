@@ -1,6 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { isUniqueViolation } from './database-errors';
 import { sqlTime } from './sql-time';
 import { UnitOfWork } from './unit-of-work';
@@ -12,10 +10,7 @@ import { UnitOfWork } from './unit-of-work';
  */
 @Injectable()
 export class JobLeaseService {
-  constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly uow: UnitOfWork,
-  ) {}
+  constructor(private readonly uow: UnitOfWork) {}
 
   async tryAcquire(name: string, owner: string, ttlMs: number, now = new Date()): Promise<boolean> {
     const until = new Date(now.getTime() + ttlMs);
@@ -55,12 +50,5 @@ export class JobLeaseService {
         owner,
       ]),
     );
-  }
-
-  /** For tests and the admin API. */
-  holder(name: string): Promise<{ owner: string; lease_until: Date }[]> {
-    return this.dataSource.query('SELECT owner, lease_until FROM job_leases WHERE name = ?', [
-      name,
-    ]);
   }
 }

@@ -49,5 +49,3 @@ export class UnitOfWork {
     }
   }
 }
-
-export { insertRow } from './sql';

@@ -1,6 +1,7 @@
 import { Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
+import type { RawBodyRequest } from '../common/http/body-parsers';
 import { NotificationsService } from './notifications.service';
 import { NotifyAllowlistGuard, NotifyChannel, callerIp } from './notify-allowlist.guard';
 
@@ -20,7 +21,7 @@ export class AlipayNotifyController {
     description: '`success` once recorded and applied; `fail` so that Alipay retries',
   })
   @ApiResponse({ status: 403, description: 'caller outside ALIPAY_NOTIFY_ALLOW_IPS' })
-  async alipay(@Req() req: Request & { rawBody?: Buffer }, @Res() res: Response): Promise<void> {
+  async alipay(@Req() req: RawBodyRequest, @Res() res: Response): Promise<void> {
     const reply = await this.notifications.receive('alipay', {
       headers: req.headers,
       body: req.body,

@@ -3,7 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { newId } from '../common/ids/ids';
 import { isUniqueViolation } from '../database/database-errors';
-import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
+import { Tx, UnitOfWork } from '../database/unit-of-work';
+import { insertRow } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
 import {
   Channel,

@@ -42,6 +42,3 @@ export function isPayable(
 ): boolean {
   return order.status === OrderStatus.PENDING && order.expiresAt.getTime() > now.getTime();
 }
-
-export const isFinal = (status: OrderStatus): boolean =>
-  status === OrderStatus.REFUNDED || status === OrderStatus.CLOSED;

@@ -2,12 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
-import { DomainError, notFound } from '../common/errors/domain-error';
+import { DomainError } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
 import { fenFromColumn } from '../common/money/money';
 import { appConfig } from '../config/app.config';
-import { execute, select, updateIfStatus } from '../database/sql';
-import { Tx, UnitOfWork, insertRow } from '../database/unit-of-work';
+import { execute, insertRow, select, updateIfStatus } from '../database/sql';
+import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { OrderStatus, isPayable } from '../orders/order-state';
 import { OrdersService } from '../orders/orders.service';
@@ -345,12 +345,6 @@ export class PaymentsService {
       nextQueryAt: next < last ? next : now < last ? last : null,
       updatedAt: now,
     };
-  }
-
-  async get(id: string): Promise<Payment> {
-    const payment = await this.dataSource.manager.findOneBy(Payment, { id });
-    if (!payment) throw notFound('payment', id);
-    return payment;
   }
 
   listForOrder(orderId: string): Promise<Payment[]> {

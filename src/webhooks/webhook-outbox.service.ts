@@ -4,7 +4,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { newId } from '../common/ids/ids';
 import { webhooksConfig } from '../config/webhooks.config';
-import { Tx, insertRow } from '../database/unit-of-work';
+import { Tx } from '../database/unit-of-work';
+import { insertRow } from '../database/sql';
 import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
 import { WebhookEvent, WebhookEventType } from './entities/webhook-event.entity';
 
