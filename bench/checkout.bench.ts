@@ -51,8 +51,8 @@ import { Cleanups } from './support/cleanups';
 import { CpuMeter, CpuUsage, findDatabaseServerPid } from './support/cpu-meter';
 import { alnum, beijingStamp, sqlTime } from './support/fixtures';
 import { LoadResult, httpRequest, runTasks } from './support/http-load';
-import { machineInfo } from './support/machine-info';
-import { fixed, markdownTable, summarise } from './support/stats';
+import { machineInfo, machineLine } from './support/machine-info';
+import { fixed, loadColumns, loadHeaders, markdownTable, summarise } from './support/stats';
 
 const args = new BenchArgs(process.argv.slice(2), [
   'db',
@@ -474,7 +474,7 @@ async function runOnDb(db: BenchDb, workDir: string, dataDir: string): Promise<D
 function report(results: DbResult[], machine: ReturnType<typeof machineInfo>): string {
   const lines = [
     `bench/checkout — ${machine.date}`,
-    `machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Linux ${machine.kernel}; code ${machine.code}`,
+    machineLine(machine),
     `${settings.count} orders, ${settings.concurrency} in flight (warm-up of ${settings.warmup} first, not counted); ` +
       'service: POST /api/orders + POST /api/orders/:id/payments {alipay, qr} against the in-process sandbox; ' +
       'bare: 2 RSA2 signatures + 2 verifications + 3 single-statement transactions per order, in the bench process',
@@ -490,11 +490,7 @@ function report(results: DbResult[], machine: ReturnType<typeof machineInfo>): s
         r.db,
         who,
         String(f.orders),
-        fixed(f.seconds, 1),
-        fixed(f.perSecond, 0),
-        fixed(f.p50, 1),
-        fixed(f.p99, 1),
-        String(f.errors),
+        ...loadColumns(f),
         fixed(f.workerCpuMsPerOrder, 2),
         fixed(f.cpu.otherCores, 2),
         who === 'service' ? `${fixed(r.ratio * 100, 0)}%` : '',
@@ -507,11 +503,7 @@ function report(results: DbResult[], machine: ReturnType<typeof machineInfo>): s
         'db',
         'system',
         'orders',
-        'seconds',
-        'orders/s',
-        'p50 ms',
-        'p99 ms',
-        'errors',
+        ...loadHeaders('orders/s'),
         'worker CPU ms/order',
         'other load (cores)',
         'service/bare',

@@ -47,8 +47,15 @@ import {
 import { AttemptFixture, insertAttempts, makeAttempts } from './support/fixtures';
 import { LoadResult, httpRequest, runTasks } from './support/http-load';
 import { CpuMeter, CpuUsage, findDatabaseServerPid } from './support/cpu-meter';
-import { machineInfo } from './support/machine-info';
-import { fixed, markdownTable, ratesBySlice, summarise } from './support/stats';
+import { machineInfo, machineLine } from './support/machine-info';
+import {
+  loadHeaders,
+  fixed,
+  loadColumns,
+  markdownTable,
+  ratesBySlice,
+  summarise,
+} from './support/stats';
 
 const args = new BenchArgs(process.argv.slice(2), [
   'db',
@@ -387,9 +394,7 @@ function report(
 ): string {
   const lines: string[] = [];
   lines.push(`bench/notify — ${machine.date}`);
-  lines.push(
-    `machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, Linux ${machine.kernel}; code ${machine.code}`,
-  );
+  lines.push(machineLine(machine));
   lines.push(
     `stream: ${settings.count} distinct signed TRADE_SUCCESS notifications + ${Math.round(settings.count * settings.dupRatio)} exact duplicates ` +
       `(${total} requests), shuffled, ${settings.concurrency} in flight over keep-alive; warm-up of ${settings.warmup} distinct (+duplicates) first, not counted`,
@@ -405,11 +410,7 @@ function report(
         r.db,
         who,
         String(f.requests),
-        fixed(f.seconds, 1),
-        fixed(f.perSecond, 0),
-        fixed(f.p50, 1),
-        fixed(f.p99, 1),
-        String(f.errors),
+        ...loadColumns(f),
         fixed(f.serverCpuMsPerRequest, 3),
         f.databaseCpuMsPerRequest === undefined ? '-' : fixed(f.databaseCpuMsPerRequest, 3),
         fixed(f.cpu.otherCores, 2),
@@ -423,11 +424,7 @@ function report(
         'db',
         'system',
         'requests',
-        'seconds',
-        'notifications/s',
-        'p50 ms',
-        'p99 ms',
-        'errors',
+        ...loadHeaders('notifications/s'),
         'server CPU ms/req',
         'mariadbd CPU ms/req',
         'other load (cores)',

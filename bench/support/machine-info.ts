@@ -49,3 +49,8 @@ export function machineInfo(root: string): MachineInfo {
     code: codeVersion(root),
   };
 }
+
+/** The one-line description every bench report starts with. */
+export function machineLine(m: MachineInfo): string {
+  return `machine: ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Linux ${m.kernel}; code ${m.code}`;
+}

@@ -45,3 +45,25 @@ export function ratesBySlice(completionsMs: number[], parts = 4): number[] {
   }
   return rates;
 }
+
+/** The columns every load phase reports, in the order the bench tables print them. */
+export function loadColumns(f: {
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}): string[] {
+  return [
+    fixed(f.seconds, 1),
+    fixed(f.perSecond, 0),
+    fixed(f.p50, 1),
+    fixed(f.p99, 1),
+    String(f.errors),
+  ];
+}
+
+/** Headers for loadColumns, with the rate named after what was counted (`orders/s`). */
+export function loadHeaders(rate: string): string[] {
+  return ['seconds', rate, 'p50 ms', 'p99 ms', 'errors'];
+}
