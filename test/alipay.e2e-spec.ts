@@ -97,6 +97,13 @@ describe('Alipay end to end over the sandbox (e2e)', () => {
       expect((await paymentRow(t, payment.outTradeNo)).status).toBe('SUCCEEDED');
       expect((await events(t, order.id)).map((e) => e.type)).toEqual(['order.paid']);
       expect((await inbox(t, payment.outTradeNo)).map((n) => n.outcome)).toEqual(['processed']);
+      // The event carries the order exactly as it was committed (it is built without reading it back).
+      const [{ payload }] = (await t.dataSource.query(
+        'SELECT payload FROM webhook_events WHERE order_id = ?',
+        [order.id],
+      )) as { payload: string }[];
+      const { clientSecret: _secret, ...committed } = paid.body as Record<string, unknown>;
+      expect((JSON.parse(payload) as { data: unknown }).data).toEqual(committed);
     });
 
     it.each(['page', 'wap'] as const)(

@@ -91,10 +91,18 @@ export async function updateIfStatus<T extends ObjectLiteral>(
   return changed === 1;
 }
 
-const selectSql = new WeakMap<EntityMetadata, string>();
+/**
+ * `alias.column AS prefixcolumn, …` for every column of an entity, so that a
+ * statement can read it joined with another table; `hydrate` turns the row back.
+ */
+export function columnList(metadata: EntityMetadata, alias: string, prefix: string): string {
+  return metadata.columns
+    .map((c) => `${alias}.${c.databaseName} AS ${prefix}${c.databaseName}`)
+    .join(', ');
+}
 
 /** A column value as the entity holds it: DATETIME text (SQLite) becomes a Date, 0/1 a boolean. */
-function hydrate(column: ColumnMetadata, raw: unknown): unknown {
+function hydrateValue(column: ColumnMetadata, raw: unknown): unknown {
   let value = raw;
   if (value !== null && value !== undefined) {
     if (column.type === 'datetime' && typeof value === 'string')
@@ -104,6 +112,20 @@ function hydrate(column: ColumnMetadata, raw: unknown): unknown {
   const transformer = column.transformer;
   return transformer && !Array.isArray(transformer) ? transformer.from(value) : value;
 }
+
+/** The entity in a row as the driver returned it; `prefix` as given to `columnList`. */
+export function hydrate<T extends ObjectLiteral>(
+  metadata: EntityMetadata,
+  row: Record<string, unknown>,
+  prefix = '',
+): T {
+  const entity = metadata.create() as T;
+  for (const column of metadata.columns)
+    column.setEntityValue(entity, hydrateValue(column, row[prefix + column.databaseName]));
+  return entity;
+}
+
+const selectSql = new WeakMap<EntityMetadata, string>();
 
 /** One entity by primary key `id`, with one prepared statement. */
 export async function findById<T extends ObjectLiteral>(
@@ -118,9 +140,5 @@ export async function findById<T extends ObjectLiteral>(
     selectSql.set(metadata, sql);
   }
   const [row] = await select<Record<string, unknown>>(manager, sql, [id]);
-  if (!row) return null;
-  const entity = metadata.create() as T;
-  for (const column of metadata.columns)
-    column.setEntityValue(entity, hydrate(column, row[column.databaseName]));
-  return entity;
+  return row ? hydrate<T>(metadata, row) : null;
 }

@@ -118,16 +118,33 @@ export class OrdersService {
     patch: Partial<Order> = {},
     now = new Date(),
   ): Promise<boolean> {
-    const { from, to } = ORDER_TRANSITIONS[event];
-    return updateIfStatus(tx, Order, id, from, { ...patch, status: to, updatedAt: now });
+    return updateIfStatus(
+      tx,
+      Order,
+      id,
+      ORDER_TRANSITIONS[event].from,
+      transitionSet(event, patch, now),
+    );
+  }
+
+  /**
+   * The order as `transition` left it, from the row as it was before. Only for a
+   * caller that knows no other write reached the row in between.
+   */
+  static afterTransition(
+    before: Order,
+    event: OrderEvent,
+    patch: Partial<Order>,
+    now: Date,
+  ): Order {
+    return { ...before, ...transitionSet(event, patch, now) };
   }
 
   /** Records the order's event for the merchant, with the order as it is now in this transaction. */
-  async emit(tx: Tx, orderId: string, type: 'order.paid' | 'order.closed'): Promise<void> {
-    const order = await this.get(orderId, tx);
+  async emit(tx: Tx, order: Order, type: 'order.paid' | 'order.closed'): Promise<void> {
     await this.outbox.enqueue(tx, {
       type,
-      orderId,
+      orderId: order.id,
       data: OrderResponse.of(order, { withClientSecret: false }),
       notifyUrl: order.notifyUrl,
     });
@@ -158,6 +175,11 @@ export class OrdersService {
       .take(limit)
       .getMany();
   }
+}
+
+/** What a transition writes besides the caller's patch: the new status and the time. */
+function transitionSet(event: OrderEvent, patch: Partial<Order>, now: Date): Partial<Order> {
+  return { ...patch, status: ORDER_TRANSITIONS[event].to, updatedAt: now };
 }
 
 export interface OrderSearch {

@@ -6,7 +6,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
 import { fenFromColumn } from '../common/money/money';
 import { appConfig } from '../config/app.config';
-import { execute, insertRow, select, updateIfStatus } from '../database/sql';
+import { columnList, execute, hydrate, insertRow, select, updateIfStatus } from '../database/sql';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { OrderStatus, isPayable } from '../orders/order-state';
@@ -37,6 +37,8 @@ export interface TradeRef {
   outTradeNo: string;
   channel: Channel;
   amount: number;
+  /** The attempt's order as the transaction first read it, in the same statement. */
+  order: Order;
 }
 
 /** Back-off between status queries of an attempt that has not been notified (minutes). */
@@ -197,7 +199,11 @@ export class PaymentsService {
       paidAt,
     };
     if (await this.orders.transition(tx, payment.orderId, 'pay', paidPatch, now)) {
-      await this.orders.emit(tx, payment.orderId, 'order.paid');
+      // The update found the order PENDING. Nothing writes a PENDING order except a
+      // transition out of PENDING, and none leads back (order-state.ts), so the row
+      // now is the one read with the attempt plus this change: no need to read it again.
+      const paid = OrdersService.afterTransition(payment.order, 'pay', paidPatch, now);
+      await this.orders.emit(tx, paid, 'order.paid');
       this.logger.log(
         `order ${payment.orderId} paid by ${payment.outTradeNo} (${payment.amount} fen)`,
       );
@@ -216,7 +222,7 @@ export class PaymentsService {
           )
         ) {
           await this.markAnomaly(tx, payment, 'LATE_ACCEPTED');
-          await this.orders.emit(tx, payment.orderId, 'order.paid');
+          await this.orders.emit(tx, await this.orders.get(payment.orderId, tx), 'order.paid');
           this.logger.warn(
             `late payment ${payment.outTradeNo} reopened closed order ${payment.orderId} as paid`,
           );
@@ -284,11 +290,13 @@ export class PaymentsService {
       }
     }
     return this.uow.run(async (tx) => {
-      if (await this.orders.transition(tx, orderId, 'close', { closedAt: now }, now)) {
-        await this.orders.emit(tx, orderId, 'order.closed');
+      const closed = await this.orders.transition(tx, orderId, 'close', { closedAt: now }, now);
+      const after = await this.orders.get(orderId, tx);
+      if (closed) {
+        await this.orders.emit(tx, after, 'order.closed');
         this.logger.log(`order ${orderId} closed`);
       }
-      return this.orders.get(orderId, tx);
+      return after;
     });
   }
 
@@ -381,26 +389,32 @@ export class PaymentsService {
     ]);
   }
 
-  /** The attempt a channel's trade number names (hot path: one narrow, prepared SELECT). */
+  private tradeSql?: string;
+
+  /**
+   * The attempt a channel's trade number names, with its order (hot path: one
+   * prepared SELECT, as the notification's first statement).
+   */
   private async findTrade(
     tx: Tx,
     channel: Channel,
     outTradeNo: string,
   ): Promise<TradeRef | undefined> {
-    const [row] = await select<{ id: string; order_id: string; amount: number | string }>(
-      tx,
-      'SELECT id, order_id, amount FROM payments WHERE out_trade_no = ? AND channel = ?',
-      [outTradeNo, channel],
-    );
-    return (
-      row && {
-        id: row.id,
-        orderId: row.order_id,
-        outTradeNo,
-        channel,
-        amount: fenFromColumn(row.amount),
-      }
-    );
+    const orders = tx.connection.getMetadata(Order);
+    this.tradeSql ??=
+      `SELECT p.id AS p_id, p.amount AS p_amount, ${columnList(orders, 'o', 'o_')} ` +
+      'FROM payments p JOIN orders o ON o.id = p.order_id WHERE p.out_trade_no = ? AND p.channel = ?';
+    const [row] = await select<Record<string, unknown>>(tx, this.tradeSql, [outTradeNo, channel]);
+    if (!row) return undefined;
+    const order = hydrate<Order>(orders, row, 'o_');
+    return {
+      id: row.p_id as string,
+      orderId: order.id,
+      outTradeNo,
+      channel,
+      amount: fenFromColumn(row.p_amount),
+      order,
+    };
   }
 }
 
