@@ -36,6 +36,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly transactionUnits = new Histogram({
+    name: 'paygate_db_units_per_commit',
+    help: 'SQLite: units of work (notifications, state changes) committed together per transaction',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'paygate_' });
   }
