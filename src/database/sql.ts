@@ -26,15 +26,71 @@ function runnerOf(tx: EntityManager): QueryRunner {
   return tx.queryRunner;
 }
 
+/** What the hot path needs of a better-sqlite3 connection. */
+interface SqliteConnection {
+  prepare(sql: string): {
+    run(...params: unknown[]): { changes: number };
+    all(...params: unknown[]): unknown[];
+  };
+}
+
+/** What the hot path needs of a mysql2 (callback API) connection. */
+interface MysqlConnection {
+  query(
+    sql: string,
+    params: unknown[],
+    callback: (error: Error | null, result: unknown) => void,
+  ): void;
+}
+
+const statements = new WeakMap<
+  SqliteConnection,
+  Map<string, ReturnType<SqliteConnection['prepare']>>
+>();
+
+function prepared(db: SqliteConnection, sql: string): ReturnType<SqliteConnection['prepare']> {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+  return statement;
+}
+
+/**
+ * Runs one statement on the driver's connection behind the transaction's
+ * runner. TypeORM's own `query` wraps each call in subscriber events, logging
+ * hooks and a copied result, which the hot path does not use. Errors are the
+ * driver's (with its `code`), as `database-errors.ts` expects.
+ */
+async function onDriver(
+  runner: QueryRunner,
+  sql: string,
+  params: unknown[],
+  write: boolean,
+): Promise<unknown> {
+  const connection: unknown = await runner.connect();
+  if (runner.connection.options.type === 'better-sqlite3') {
+    const statement = prepared(connection as SqliteConnection, sql);
+    return write ? statement.run(...params).changes : statement.all(...params);
+  }
+  return new Promise((resolve, reject) =>
+    (connection as MysqlConnection).query(sql, params, (error, result) => {
+      if (error) reject(error);
+      else resolve(write ? (result as { affectedRows: number }).affectedRows : result);
+    }),
+  );
+}
+
 /** Runs a write; resolves to the number of rows it changed. */
 export async function execute(tx: EntityManager, sql: string, params: unknown[]): Promise<number> {
-  const result = await runnerOf(tx).query(sql, params.map(bind), true);
-  return (result as { affected?: number }).affected ?? 0;
+  return (await onDriver(runnerOf(tx), sql, params.map(bind), true)) as number;
 }
 
 /** Runs a read; rows come back as the driver gives them (BIGINT as text on MySQL). */
-export function select<T>(tx: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
-  return tx.query(sql, params.map(bind));
+export async function select<T>(tx: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  // Outside a unit of work (a plain read), TypeORM picks the connection.
+  if (!tx.queryRunner) return tx.query(sql, params.map(bind));
+  return (await onDriver(tx.queryRunner, sql, params.map(bind), false)) as T[];
 }
 
 function columnValue(column: ColumnMetadata, entity: ObjectLiteral): unknown {
@@ -79,16 +135,39 @@ export async function updateIfStatus<T extends ObjectLiteral>(
   set: Partial<T>,
 ): Promise<boolean> {
   const metadata = tx.connection.getMetadata(target);
-  const columns = Object.keys(set).map((property) => {
-    const column = metadata.findColumnWithPropertyName(property);
-    if (!column) throw new Error(`${metadata.name} has no column for ${property}`);
-    return column;
-  });
-  const sql =
-    `UPDATE ${metadata.tableName} SET ${columns.map((c) => `${c.databaseName} = ?`).join(', ')} ` +
-    `WHERE id = ? AND status IN (${from.map(() => '?').join(', ')})`;
+  const properties = Object.keys(set);
+  const { sql, columns } = updateStatement(metadata, properties, from.length);
   const changed = await execute(tx, sql, [...columns.map((c) => columnValue(c, set)), id, ...from]);
   return changed === 1;
+}
+
+const updateStatements = new WeakMap<
+  EntityMetadata,
+  Map<string, { sql: string; columns: ColumnMetadata[] }>
+>();
+
+/** `UPDATE … SET` these properties `WHERE id = ? AND status IN (n placeholders)`, built once. */
+function updateStatement(
+  metadata: EntityMetadata,
+  properties: string[],
+  fromCount: number,
+): { sql: string; columns: ColumnMetadata[] } {
+  let cache = updateStatements.get(metadata);
+  if (!cache) updateStatements.set(metadata, (cache = new Map()));
+  const key = `${properties.join(',')}/${fromCount}`;
+  let statement = cache.get(key);
+  if (!statement) {
+    const columns = properties.map((property) => {
+      const column = metadata.findColumnWithPropertyName(property);
+      if (!column) throw new Error(`${metadata.name} has no column for ${property}`);
+      return column;
+    });
+    const sql =
+      `UPDATE ${metadata.tableName} SET ${columns.map((c) => `${c.databaseName} = ?`).join(', ')} ` +
+      `WHERE id = ? AND status IN (${Array.from({ length: fromCount }, () => '?').join(', ')})`;
+    cache.set(key, (statement = { sql, columns }));
+  }
+  return statement;
 }
 
 /**

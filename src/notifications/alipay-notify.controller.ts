@@ -2,6 +2,7 @@ import { Controller, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common'
 import { ApiConsumes, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { RawBodyRequest } from '../common/http/body-parsers';
+import { writeChannelReply } from './channel-reply';
 import { NotificationsService } from './notifications.service';
 import { NotifyAllowlistGuard, NotifyChannel, callerIp } from './notify-allowlist.guard';
 
@@ -28,6 +29,6 @@ export class AlipayNotifyController {
       rawBody: req.rawBody,
       sourceIp: callerIp(req),
     });
-    res.status(reply.status).type(reply.contentType).send(reply.body);
+    writeChannelReply(res, reply);
   }
 }
