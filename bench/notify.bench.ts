@@ -8,9 +8,12 @@
  *
  *   npm run bench:notify -- [--db sqlite|mysql|both] [--count 20000] [--dup-ratio 0.2]
  *     [--concurrency 64] [--warmup 1000] [--sqlite-sync FULL|NORMAL] [--mysql-pool 10]
- *     [--max-seconds 600] [--keep] [--profile] [--service-root DIR]
+ *     [--slices 8] [--max-seconds 600] [--keep] [--profile] [--service-root DIR]
  *
- * --keep keeps the work directory and the MariaDB databases; --profile writes V8
+ * The measured stream is cut into --slices parts, sent to the baseline and the
+ * service in turn (B S, S B, B S, …) so that the machine's drift over a run
+ * (this one is shared) weighs on both alike; each side's figures add up its
+ * slices. --keep keeps the work directory and the MariaDB databases; --profile writes V8
  * CPU profiles of both servers into the work directory (kept); --service-root
  * measures the dist/ of another checkout (A/B runs of a change to src/).
  * Exit code 1 when any answer was not `success` or a database check failed.
@@ -65,6 +68,7 @@ const args = new BenchArgs(process.argv.slice(2), [
   'warmup',
   'sqlite-sync',
   'mysql-pool',
+  'slices',
   'max-seconds',
   'keep',
   'profile',
@@ -78,6 +82,7 @@ const settings = {
   warmup: args.int('warmup', 1000, 0, 100_000),
   sqliteSync: args.oneOf('sqlite-sync', ['FULL', 'NORMAL'] as const, 'FULL'),
   mysqlPool: args.int('mysql-pool', 10, 1, 200),
+  slices: args.int('slices', 8, 1, 1000),
   maxSeconds: args.int('max-seconds', 600, 1, 3600),
   keep: args.flag('keep'),
   /** Writes V8 CPU profiles of the service and the baseline into the (kept) work directory. */
@@ -136,7 +141,48 @@ interface PhaseFigures {
   databaseCpuMsPerRequest?: number;
 }
 
-function figures(r: LoadResult, cpu: CpuUsage): PhaseFigures {
+interface Measured {
+  load: LoadResult;
+  cpu: CpuUsage;
+}
+
+/** The stream cut into `n` consecutive parts of (nearly) equal size. */
+function sliceBodies(bodies: Buffer[], n: number): Buffer[][] {
+  const parts = Math.min(n, bodies.length);
+  return Array.from({ length: parts }, (_, i) =>
+    bodies.slice(
+      Math.floor((i * bodies.length) / parts),
+      Math.floor(((i + 1) * bodies.length) / parts),
+    ),
+  );
+}
+
+/** One side's figures over its slices: times, requests and CPU add up; latencies pool. */
+function figures(measured: Measured[]): PhaseFigures {
+  let offset = 0;
+  const completionsMs: number[] = [];
+  for (const { load } of measured) {
+    for (const t of load.completionsMs) completionsMs.push(offset + t);
+    offset += load.wallMs;
+  }
+  const r: LoadResult = {
+    started: sum(measured.map((m) => m.load.started)),
+    ok: sum(measured.map((m) => m.load.ok)),
+    errors: sum(measured.map((m) => m.load.errors)),
+    errorSamples: measured.flatMap((m) => m.load.errorSamples).slice(0, 10),
+    wallMs: offset,
+    latenciesMs: measured.flatMap((m) => m.load.latenciesMs),
+    completionsMs,
+    cutShort: measured.some((m) => m.load.cutShort),
+  };
+  const seconds: Record<string, number> = {};
+  for (const { cpu } of measured)
+    for (const [name, s] of Object.entries(cpu.seconds)) seconds[name] = (seconds[name] ?? 0) + s;
+  const cpu: CpuUsage = {
+    seconds,
+    otherCores:
+      offset > 0 ? sum(measured.map((m) => m.cpu.otherCores * m.load.wallMs)) / offset : 0,
+  };
   const l = summarise(r.latenciesMs);
   const per = (s: number | undefined) => (s === undefined ? undefined : (s * 1000) / r.started);
   return {
@@ -153,6 +199,32 @@ function figures(r: LoadResult, cpu: CpuUsage): PhaseFigures {
     ...l,
     cutShort: r.cutShort,
   };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** The service's SQLite commits so far, from its /metrics. */
+async function unitsPerCommit(
+  service: BenchChild,
+): Promise<{ transactions: number; units: number } | undefined> {
+  const agent = new Agent();
+  try {
+    const { text } = await httpRequest(
+      agent,
+      new URL('/metrics', service.baseUrl),
+      'GET',
+      {},
+      undefined,
+      REQUEST_TIMEOUT_MS,
+    );
+    const value = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const transactions = value('paygate_db_units_per_commit_count');
+    const units = value('paygate_db_units_per_commit_sum');
+    return Number.isFinite(transactions) && transactions > 0 ? { transactions, units } : undefined;
+  } finally {
+    agent.destroy();
+  }
 }
 
 async function postAll(baseUrl: string, bodies: Buffer[]): Promise<LoadResult> {
@@ -235,6 +307,8 @@ async function checkDb(db: BenchDatabase, distinct: number, duplicates: number):
 interface DbResult {
   db: BenchDb;
   durability: string;
+  /** SQLite: the service's transactions and the units of work they carried (warm-up included). */
+  commits?: { transactions: number; units: number };
   setup: string;
   baseline: PhaseFigures;
   service: PhaseFigures;
@@ -347,27 +421,44 @@ async function runOnDb(
   cleanups.add(() => baseline.stop());
 
   const dbPid = db === 'mysql' ? findDatabaseServerPid() : undefined;
-  const phase = async (who: string, server: BenchChild, s: NotifyStream, label: string) => {
-    if (s.bodies.length === 0) return undefined;
-    progress(
-      `${db}: ${who} ${label}: ${s.bodies.length} notifications (${s.duplicates} duplicates), ${settings.concurrency} in flight`,
-    );
+  const run = async (server: BenchChild, bodies: Buffer[]): Promise<Measured> => {
     const meter = new CpuMeter({ client: process.pid, server: server.pid, database: dbPid });
-    const load = await postAll(server.baseUrl, s.bodies);
-    const f = figures(load, meter.stop());
+    const load = await postAll(server.baseUrl, bodies);
+    return { load, cpu: meter.stop() };
+  };
+  const say = (who: string, label: string, s: NotifyStream, f: PhaseFigures) =>
     progress(
-      `${db}: ${who} ${label}: ${fixed(f.perSecond, 0)}/s, p50 ${fixed(f.p50)} ms, p99 ${fixed(f.p99)} ms, ${f.errors} errors, ` +
+      `${db}: ${who} ${label}: ${s.bodies.length} notifications (${s.duplicates} duplicates), ${settings.concurrency} in flight: ` +
+        `${fixed(f.perSecond, 0)}/s, p50 ${fixed(f.p50)} ms, p99 ${fixed(f.p99)} ms, ${f.errors} errors, ` +
         `server CPU ${fixed(f.serverCpuMsPerRequest, 3)} ms/request, other load ${fixed(f.cpu.otherCores, 2)} cores, ` +
         `by quarter ${f.quarterRates.join('/')} per s`,
     );
+  const warmUp = async (who: string, server: BenchChild) => {
+    if (warm.bodies.length === 0) return undefined;
+    const f = figures([await run(server, warm.bodies)]);
+    say(who, 'warm-up', warm, f);
     return f;
   };
-  const baselineWarmup = await phase('baseline', baseline, warm, 'warm-up');
-  const baselineFigures = (await phase('baseline', baseline, measured, 'measured'))!;
+  const baselineWarmup = await warmUp('baseline', baseline);
+  const serviceWarmup = await warmUp('service', service);
+  const slices = sliceBodies(measured.bodies, settings.slices);
+  progress(
+    `${db}: measured: ${measured.bodies.length} notifications in ${slices.length} slices, baseline and service in turn`,
+  );
+  const parts: Record<'baseline' | 'service', Measured[]> = { baseline: [], service: [] };
+  for (const [i, bodies] of slices.entries()) {
+    const order =
+      i % 2 === 0 ? (['baseline', 'service'] as const) : (['service', 'baseline'] as const);
+    for (const who of order)
+      parts[who].push(await run(who === 'baseline' ? baseline : service, bodies));
+  }
+  const commits = db === 'sqlite' ? await unitsPerCommit(service) : undefined;
   await baseline.stop();
-  const serviceWarmup = await phase('service', service, warm, 'warm-up');
-  const serviceFigures = (await phase('service', service, measured, 'measured'))!;
   await service.stop();
+  const baselineFigures = figures(parts.baseline);
+  const serviceFigures = figures(parts.service);
+  say('baseline', 'measured', measured, baselineFigures);
+  say('service', 'measured', measured, serviceFigures);
 
   const distinct = warm.distinct + measured.distinct;
   const duplicates = warm.duplicates + measured.duplicates;
@@ -376,6 +467,7 @@ async function runOnDb(
   return {
     db,
     durability,
+    commits,
     setup: `${attempts.length} orders + PENDING alipay/qr payments inserted with SQL into each database`,
     baseline: baselineFigures,
     service: serviceFigures,
@@ -397,7 +489,8 @@ function report(
   lines.push(machineLine(machine));
   lines.push(
     `stream: ${settings.count} distinct signed TRADE_SUCCESS notifications + ${Math.round(settings.count * settings.dupRatio)} exact duplicates ` +
-      `(${total} requests), shuffled, ${settings.concurrency} in flight over keep-alive; warm-up of ${settings.warmup} distinct (+duplicates) first, not counted`,
+      `(${total} requests), shuffled, ${settings.concurrency} in flight over keep-alive, in ${settings.slices} slices sent to the baseline and the service in turn; ` +
+      `warm-up of ${settings.warmup} distinct (+duplicates) first, not counted`,
   );
   lines.push('');
   const rows: string[][] = [];
@@ -436,6 +529,11 @@ function report(
   lines.push('');
   for (const r of results) {
     lines.push(`${r.db}: ${r.durability}`);
+    if (r.commits)
+      lines.push(
+        `${r.db}: the service committed ${r.commits.units} units of work in ${r.commits.transactions} transactions ` +
+          `(${fixed(r.commits.units / r.commits.transactions)} per durable commit; paygate_db_units_per_commit); the baseline commits each notification alone`,
+      );
     lines.push(`${r.db}: setup: ${r.setup}`);
     for (const [who, c] of [
       ['baseline', r.baselineCheck],
