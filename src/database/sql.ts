@@ -36,7 +36,7 @@ interface SqliteConnection {
 
 /** What the hot path needs of a mysql2 (callback API) connection. */
 interface MysqlConnection {
-  query(
+  execute(
     sql: string,
     params: unknown[],
     callback: (error: Error | null, result: unknown) => void,
@@ -59,8 +59,11 @@ function prepared(db: SqliteConnection, sql: string): ReturnType<SqliteConnectio
 /**
  * Runs one statement on the driver's connection behind the transaction's
  * runner. TypeORM's own `query` wraps each call in subscriber events, logging
- * hooks and a copied result, which the hot path does not use. Errors are the
- * driver's (with its `code`), as `database-errors.ts` expects.
+ * hooks and a copied result, which the hot path does not use. Both drivers
+ * prepare each statement once per connection: better-sqlite3 here, mysql2's
+ * `execute` on the server (binary protocol, no SQL parsing per call; the hot
+ * path has a few dozen statement texts, far below max_prepared_stmt_count).
+ * Errors are the driver's (with its `code`), as `database-errors.ts` expects.
  */
 async function onDriver(
   runner: QueryRunner,
@@ -74,7 +77,7 @@ async function onDriver(
     return write ? statement.run(...params).changes : statement.all(...params);
   }
   return new Promise((resolve, reject) =>
-    (connection as MysqlConnection).query(sql, params, (error, result) => {
+    (connection as MysqlConnection).execute(sql, params, (error, result) => {
       if (error) reject(error);
       else resolve(write ? (result as { affectedRows: number }).affectedRows : result);
     }),
