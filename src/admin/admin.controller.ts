@@ -7,6 +7,13 @@ import { OrderResponse } from '../orders/dto/order.response';
 import { OrdersService } from '../orders/orders.service';
 import { PaymentResponse } from '../payments/dto/payment.response';
 import { PaymentsService } from '../payments/payments.service';
+import { ListRefundsQuery } from '../refunds/dto/list-refunds.query';
+import {
+  RefundListResponse,
+  RefundPageResponse,
+  RefundResponse,
+} from '../refunds/dto/refund.response';
+import { RefundsService } from '../refunds/refunds.service';
 import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
 import { NotificationsQuery, PageQuery, SearchOrdersQuery } from './dto/admin-queries.dto';
 
@@ -19,6 +26,7 @@ export class AdminController {
   constructor(
     private readonly orders: OrdersService,
     private readonly payments: PaymentsService,
+    private readonly refunds: RefundsService,
     private readonly notifications: NotificationsService,
     private readonly outbox: WebhookOutboxService,
   ) {}
@@ -42,13 +50,15 @@ export class AdminController {
   async order(@Param('id') id: string) {
     const order = await this.orders.get(id);
     const payments = await this.payments.listForOrder(id);
-    const [notifications, events] = await Promise.all([
+    const [notifications, events, refunds] = await Promise.all([
       this.notifications.listForTrades(payments.map((p) => p.outTradeNo)),
       this.outbox.listForOrder(id),
+      this.refunds.listForOrder(id),
     ]);
     return {
       order: OrderResponse.of(order),
       payments: payments.map((p) => PaymentResponse.of(p)),
+      refunds: refunds.map((r) => RefundResponse.of(r)),
       notifications,
       events: events.map((e) => ({
         id: e.id,
@@ -73,9 +83,41 @@ export class AdminController {
     summary:
       'Payments that must be refunded: duplicates on an already paid order, and late payments under LATE_PAYMENT_POLICY=refund',
   })
-  @ApiOkResponse({ type: [PaymentResponse] })
   @ErrorResponses(401, 403)
-  async toRefund(@Query() q: PageQuery): Promise<PaymentResponse[]> {
-    return (await this.payments.listToRefund(q.limit ?? 50)).map((p) => PaymentResponse.of(p));
+  async toRefund(@Query() q: PageQuery) {
+    const payments = await this.payments.listToRefund(q.limit ?? 50);
+    const refunds = await this.refunds.listForPayments(payments.map((p) => p.id));
+    return payments.map((p) => ({
+      payment: PaymentResponse.of(p),
+      anomaly: p.anomaly,
+      // null until the auto-refunds job has started it (within one poll interval)
+      refund: ((r) => (r ? RefundResponse.of(r) : null))(
+        refunds.find((r) => r.paymentId === p.id && r.kind !== 'merchant'),
+      ),
+    }));
+  }
+
+  @Get('refunds')
+  @ApiOperation({
+    summary: 'Refunds of every kind, newest first, filtered by status, kind and order',
+  })
+  @ApiOkResponse({ type: RefundPageResponse })
+  @ErrorResponses(400, 401, 403)
+  async searchRefunds(@Query() q: ListRefundsQuery): Promise<RefundPageResponse> {
+    const page = await this.refunds.search(q);
+    return { items: page.items.map((r) => RefundResponse.of(r)), nextCursor: page.nextCursor };
+  }
+
+  @Get('refunds/stuck')
+  @ApiOperation({
+    summary:
+      'Refunds still PENDING more than a day after they were asked for (the channel keeps saying "not yet", or cannot be reached), oldest first',
+  })
+  @ApiOkResponse({ type: RefundListResponse })
+  @ErrorResponses(400, 401, 403)
+  async stuckRefunds(@Query() q: PageQuery): Promise<RefundListResponse> {
+    return {
+      items: (await this.refunds.listStuck(q.limit ?? 50)).map((r) => RefundResponse.of(r)),
+    };
   }
 }

@@ -2,10 +2,13 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { OrdersModule } from '../orders/orders.module';
 import { PaymentsModule } from '../payments/payments.module';
+import { RefundsModule } from '../refunds/refunds.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
+import { AutoRefundsJob } from './auto-refunds.job';
 import { CloseExpiredOrdersJob } from './close-expired-orders.job';
 import { DeliverWebhooksJob } from './deliver-webhooks.job';
 import { SyncPendingPaymentsJob } from './sync-pending-payments.job';
+import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
 
 /**
  * Schedules only (design.md, "Jobs and many instances"). Each job is a thin
@@ -16,7 +19,13 @@ import { SyncPendingPaymentsJob } from './sync-pending-payments.job';
  * JobLeaseService lease (withLease) so one instance at a time does them.
  */
 @Module({
-  imports: [ScheduleModule.forRoot(), WebhooksModule, OrdersModule, PaymentsModule],
-  providers: [DeliverWebhooksJob, CloseExpiredOrdersJob, SyncPendingPaymentsJob],
+  imports: [ScheduleModule.forRoot(), WebhooksModule, OrdersModule, PaymentsModule, RefundsModule],
+  providers: [
+    DeliverWebhooksJob,
+    CloseExpiredOrdersJob,
+    SyncPendingPaymentsJob,
+    SyncPendingRefundsJob,
+    AutoRefundsJob,
+  ],
 })
 export class JobsModule {}

@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
 import { PaymentsModule } from '../payments/payments.module';
+import { RefundsModule } from '../refunds/refunds.module';
 import { AlipayNotifyController } from './alipay-notify.controller';
 import { NotificationsService } from './notifications.service';
 import { NotifyAllowlistGuard } from './notify-allowlist.guard';
 
 @Module({
-  imports: [PaymentsModule],
+  imports: [PaymentsModule, RefundsModule],
   controllers: [AlipayNotifyController],
   providers: [NotificationsService, NotifyAllowlistGuard],
   exports: [NotificationsService],

@@ -15,6 +15,7 @@ import {
 } from '../payments/payment-provider';
 import { PaymentsService } from '../payments/payments.service';
 import { ProviderRegistry } from '../payments/provider-registry';
+import { RefundsService } from '../refunds/refunds.service';
 import { ChannelNotification } from './entities/channel-notification.entity';
 
 const IDENTITY_REASONS = new Set(['app_id', 'seller_id', 'mch_id']);
@@ -34,6 +35,7 @@ export class NotificationsService {
     private readonly uow: UnitOfWork,
     private readonly providers: ProviderRegistry,
     private readonly payments: PaymentsService,
+    private readonly refunds: RefundsService,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -78,6 +80,10 @@ export class NotificationsService {
     if (verified.kind === 'payment') {
       const applied = await this.payments.applyChannelState(tx, channel, verified.state, now);
       if (applied.result === 'rejected') outcome = `rejected:${applied.reason}`;
+    } else if (verified.kind === 'refund' && verified.refund) {
+      // Never a payment's word: a refund notification's trade status (TRADE_CLOSED after
+      // a full refund) must not close, pay or re-open anything.
+      await this.refunds.onNotification(tx, channel, verified.refund, now);
     }
     const row: ChannelNotification = {
       id: newId('ntf'),

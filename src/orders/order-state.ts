@@ -42,3 +42,6 @@ export function isPayable(
 ): boolean {
   return order.status === OrderStatus.PENDING && order.expiresAt.getTime() > now.getTime();
 }
+
+/** Where merchant refunds may be asked for: the order holds money that is not yet all refunded. */
+export const REFUNDABLE_STATUSES: readonly OrderStatus[] = ORDER_TRANSITIONS.refundPartially.from;

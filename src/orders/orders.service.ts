@@ -6,13 +6,13 @@ import { DomainError, notFound } from '../common/errors/domain-error';
 import { newClientSecret, newId } from '../common/ids/ids';
 import { appConfig } from '../config/app.config';
 import { isUniqueViolation } from '../database/database-errors';
-import { findById, insertRow, updateIfStatus } from '../database/sql';
+import { execute, findById, insertRow, updateIfStatus } from '../database/sql';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { OrderResponse } from './dto/order.response';
 import { Order } from './entities/order.entity';
-import { ORDER_TRANSITIONS, OrderEvent, OrderStatus } from './order-state';
+import { ORDER_TRANSITIONS, OrderEvent, OrderStatus, REFUNDABLE_STATUSES } from './order-state';
 
 export interface CreateOrderResult {
   order: Order;
@@ -43,6 +43,7 @@ export class OrdersService {
       status: OrderStatus.PENDING,
       paidAmount: 0,
       refundedAmount: 0,
+      refundReserved: 0,
       channel: null,
       channelTradeNo: null,
       paidPaymentId: null,
@@ -150,6 +151,66 @@ export class OrdersService {
     });
   }
 
+  // ---- refunds (design.md invariant 3) -------------------------------------------------
+  // The order holds `refund_reserved` for merchant refunds in flight. Each of these is
+  // one conditional UPDATE, so concurrent refunds on any number of instances can
+  // never together reserve or refund more than was paid.
+
+  /**
+   * Reserves `amount` for a refund: true when refunded + reserved + amount still
+   * fits within what was paid and the order is refundable, false (nothing changed) otherwise.
+   */
+  async reserveRefund(tx: Tx, id: string, amount: number): Promise<boolean> {
+    const changed = await execute(
+      tx,
+      `UPDATE orders SET refund_reserved = refund_reserved + ? WHERE id = ? AND status IN (${marks(REFUNDABLE_STATUSES)}) ` +
+        'AND refunded_amount + refund_reserved + ? <= paid_amount',
+      [amount, id, ...REFUNDABLE_STATUSES, amount],
+    );
+    return changed === 1;
+  }
+
+  /** Gives a reservation back: the channel said for certain that the refund failed. */
+  async releaseRefund(tx: Tx, id: string, amount: number): Promise<void> {
+    const changed = await execute(
+      tx,
+      'UPDATE orders SET refund_reserved = refund_reserved - ? WHERE id = ? AND refund_reserved >= ?',
+      [amount, id, amount],
+    );
+    if (changed !== 1) throw new Error(`order ${id} holds no reservation of ${amount} fen`);
+  }
+
+  /**
+   * Turns a reservation into a refund: refundedAmount grows by `amount` and the
+   * order becomes PARTIALLY_REFUNDED, or REFUNDED once all that was paid is back.
+   * Returns the order as it now is.
+   */
+  async applyRefund(tx: Tx, id: string, amount: number, now = new Date()): Promise<Order> {
+    const { from } = ORDER_TRANSITIONS.refundFully;
+    // status is assigned first: MySQL evaluates SET left to right with the new
+    // values, SQLite with the old ones; first, both read the row as it was.
+    const changed = await execute(
+      tx,
+      'UPDATE orders SET status = CASE WHEN refunded_amount + ? >= paid_amount THEN ? ELSE ? END, ' +
+        'refunded_amount = refunded_amount + ?, refund_reserved = refund_reserved - ?, updated_at = ? ' +
+        `WHERE id = ? AND status IN (${marks(from)}) AND refund_reserved >= ?`,
+      [
+        amount,
+        ORDER_TRANSITIONS.refundFully.to,
+        ORDER_TRANSITIONS.refundPartially.to,
+        amount,
+        amount,
+        now,
+        id,
+        ...from,
+        amount,
+      ],
+    );
+    if (changed !== 1)
+      throw new Error(`order ${id} holds no reservation of ${amount} fen to refund`);
+    return this.get(id, tx);
+  }
+
   /** Admin search, newest first. */
   search(filter: OrderSearch): Promise<Order[]> {
     const qb = this.dataSource.manager
@@ -176,6 +237,8 @@ export class OrdersService {
       .getMany();
   }
 }
+
+const marks = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
 
 /** What a transition writes besides the caller's patch: the new status and the time. */
 function transitionSet(event: OrderEvent, patch: Partial<Order>, now: Date): Partial<Order> {

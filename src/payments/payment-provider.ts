@@ -67,9 +67,16 @@ export interface ChannelRefundInput {
 
 export type ChannelRefundRef = Pick<ChannelRefundInput, 'outTradeNo' | 'outRefundNo'>;
 
+/**
+ * A refund as the channel sees it. PENDING: not settled yet, or the answer was
+ * unsure. FAILED: certainly not refunded, the amount may be refunded again.
+ * NOT_FOUND (queries only): the channel has no refund under this number; sending
+ * it again with the same number is safe.
+ */
 export interface ChannelRefundState {
   outRefundNo: string;
-  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED' | 'NOT_FOUND';
+  /** fen: this refund's amount as the channel reports it; a caller compares it with its own. */
   amount?: number;
   channelRefundNo?: string;
   failureReason?: string;
@@ -89,6 +96,12 @@ export interface VerifiedNotification {
   /** Same for every redelivery of the same notification, different for different ones. */
   dedupeKey: string;
   state: ChannelPaymentState;
+  /**
+   * kind 'refund': which refund it is about. `state` is given when the channel
+   * states that refund's outcome (WeChat Pay); without it the notification only
+   * says something happened to the refund, and a query must tell what (Alipay).
+   */
+  refund?: { outRefundNo?: string; state?: ChannelRefundState };
   /** What is kept in the inbox for audit: the notification's fields, secrets never included. */
   auditBody: Record<string, unknown>;
 }

@@ -2,11 +2,19 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
-import { DomainError } from '../common/errors/domain-error';
+import { DomainError, notFound } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
 import { fenFromColumn } from '../common/money/money';
 import { appConfig } from '../config/app.config';
-import { columnList, execute, hydrate, insertRow, select, updateIfStatus } from '../database/sql';
+import {
+  columnList,
+  execute,
+  findById,
+  hydrate,
+  insertRow,
+  select,
+  updateIfStatus,
+} from '../database/sql';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { OrderStatus, isPayable } from '../orders/order-state';
@@ -106,6 +114,7 @@ export class PaymentsService {
       closedAt: null,
       nextQueryAt: new Date(now.getTime() + QUERY_BACKOFF_MINUTES[0] * 60_000),
       queryAttempts: 0,
+      refundDueAt: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -381,12 +390,47 @@ export class PaymentsService {
     return updateIfStatus(tx, Payment, id, from, { ...patch, status: to, updatedAt: new Date() });
   }
 
+  /**
+   * Records why a paid attempt is not the order's payment. A duplicate, or a late
+   * payment under the refund policy, is also marked due for an automatic refund in
+   * this same transaction: the mark is the durable record the auto-refunds job
+   * claims, so no crash or restart can lose it.
+   */
   private async markAnomaly(tx: Tx, payment: TradeRef, anomaly: PaymentAnomaly): Promise<void> {
-    await execute(tx, 'UPDATE payments SET anomaly = ?, updated_at = ? WHERE id = ?', [
-      anomaly,
-      new Date(),
-      payment.id,
-    ]);
+    const now = new Date();
+    await execute(
+      tx,
+      'UPDATE payments SET anomaly = ?, refund_due_at = ?, updated_at = ? WHERE id = ?',
+      [anomaly, anomaly === 'LATE_ACCEPTED' ? null : now, now, payment.id],
+    );
+  }
+
+  /** Paid attempts paygate must refund by itself and has not started refunding yet. */
+  findRefundDue(limit: number, now = new Date()): Promise<Payment[]> {
+    return this.dataSource.manager.find(Payment, {
+      where: { refundDueAt: LessThanOrEqual(now) },
+      order: { refundDueAt: 'ASC' },
+      take: limit,
+    });
+  }
+
+  /**
+   * Takes the automatic refund of a payment for the caller's transaction, which
+   * writes that refund: true for exactly one caller, however many instances try.
+   */
+  async claimAutoRefund(tx: Tx, paymentId: string): Promise<boolean> {
+    const changed = await execute(
+      tx,
+      'UPDATE payments SET refund_due_at = NULL WHERE id = ? AND refund_due_at IS NOT NULL',
+      [paymentId],
+    );
+    return changed === 1;
+  }
+
+  async get(id: string, tx?: Tx): Promise<Payment> {
+    const payment = await findById(tx ?? this.dataSource.manager, Payment, id);
+    if (!payment) throw notFound('payment', id);
+    return payment;
   }
 
   private tradeSql?: string;

@@ -2,6 +2,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import express from 'express';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { DomainError } from '../errors/domain-error';
+import { jsonNestsDeeperThan } from './json-depth';
+
+/** Deeper JSON is refused before parsing (json-depth.ts); no paygate body comes near it. */
+export const MAX_JSON_DEPTH = 32;
+const JSON_TOO_DEEP = 'JSON nested too deeply';
 
 export type RawBodyRequest = Request & { rawBody?: Buffer };
 
@@ -10,9 +15,22 @@ const keepRaw = (req: RawBodyRequest, _res: Response, buf: Buffer): void => {
   if (Buffer.isBuffer(buf)) req.rawBody = buf;
 };
 
+const keepRawJson = (req: RawBodyRequest, res: Response, buf: Buffer): void => {
+  // body-parser sets a status on what verify throws, so this is a plain Error, mapped below.
+  if (jsonNestsDeeperThan(buf, MAX_JSON_DEPTH)) throw new Error(JSON_TOO_DEEP);
+  keepRaw(req, res, buf);
+};
+
 /** body-parser's failures as domain errors, so they answer 400/413/415 in the one error shape. */
 function toDomainError(error: { type?: string; limit?: number; message?: string }): unknown {
   switch (error.type) {
+    case 'entity.verify.failed':
+      return error.message === JSON_TOO_DEEP
+        ? new DomainError(
+            'MALFORMED_BODY',
+            `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+          )
+        : error;
     case 'entity.parse.failed':
       return new DomainError('MALFORMED_BODY', 'body: not valid JSON');
     case 'entity.too.large':
@@ -42,7 +60,7 @@ const wrap =
 
 /** JSON for the APIs, form-encoded for Alipay, XML text for WeChat v2; all with the same size limit. */
 export function useBodyParsers(app: NestExpressApplication, limit: number): void {
-  app.use(wrap(express.json({ limit, verify: keepRaw })));
+  app.use(wrap(express.json({ limit, verify: keepRawJson })));
   app.use(wrap(express.urlencoded({ limit, extended: false, verify: keepRaw })));
   app.use(wrap(express.text({ limit, type: ['text/xml', 'application/xml'], verify: keepRaw })));
 }

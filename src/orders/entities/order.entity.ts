@@ -31,6 +31,10 @@ export class Order {
   @FenColumn('refunded_amount')
   refundedAmount!: number;
 
+  /** Held for merchant refunds in flight: refunded + reserved never passes paid (design.md invariant 3). */
+  @FenColumn('refund_reserved')
+  refundReserved!: number;
+
   @Column({ type: 'varchar', length: 16, nullable: true })
   channel!: string | null;
 

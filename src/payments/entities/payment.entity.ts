@@ -74,6 +74,13 @@ export class Payment {
   @Column({ name: 'query_attempts', type: 'integer' })
   queryAttempts!: number;
 
+  /**
+   * Set, in the transaction that found a duplicate or late payment, when paygate
+   * must refund it by itself; cleared in the transaction that writes that refund.
+   */
+  @TimeColumn('refund_due_at', { nullable: true })
+  refundDueAt!: Date | null;
+
   @TimeColumn('created_at')
   createdAt!: Date;
 

@@ -30,6 +30,7 @@ import {
   MarkPaidSandboxTradeDto,
   NotifySandboxTradeDto,
   PaySandboxTradeDto,
+  RefundFaultDto,
 } from './dto/alipay-sandbox-control.dto';
 import {
   SandboxNotificationResponse,
@@ -153,6 +154,24 @@ export class AlipaySandboxControlController {
     @Body() dto: NotifySandboxTradeDto,
   ): SandboxNotificationResponse {
     return SandboxNotificationResponse.from(this.trades.resendNotification(outTradeNo, dto.tamper));
+  }
+
+  @Post(':outTradeNo/next-refund')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'What the next refund call(s) of this trade meet: a certain failure, an unsure one, or a late answer',
+    description:
+      'Drives every branch of paygate’s refunds by hand: fail → FAILED and the amount is free again; system_error → PENDING until the sync job re-sends it; delay past ALIPAY_TIMEOUT_MS → PENDING although Alipay refunded, until the sync job’s query finds it.',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  @ApiBadRequestResponse({ description: 'invalid body' })
+  nextRefund(
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() dto: RefundFaultDto,
+  ): SandboxTradeResponse {
+    return this.view(this.trades.setRefundFault(outTradeNo, dto.outcome, dto.times, dto.delayMs));
   }
 
   private view(trade: SandboxTrade): SandboxTradeResponse {

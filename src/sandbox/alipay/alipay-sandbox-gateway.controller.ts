@@ -129,9 +129,15 @@ export class AlipaySandboxGatewayController {
 
   private send(res: Response, reply: GatewayReply): void {
     switch (reply.kind) {
-      case 'json':
-        res.status(200).set('content-type', 'application/json; charset=utf-8').send(reply.text);
+      case 'json': {
+        const answer = () => {
+          if (res.destroyed || res.writableEnded) return; // the caller gave up waiting
+          res.status(200).set('content-type', 'application/json; charset=utf-8').send(reply.text);
+        };
+        if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
+        else answer();
         return;
+      }
       case 'redirect':
         res.redirect(302, reply.location);
         return;

@@ -31,7 +31,8 @@ export function newGatewayParams(): GatewayParams {
 }
 
 export type GatewayReply =
-  | { kind: 'json'; text: string }
+  /** delayMs: hold the answer that long (a refund told to answer late). */
+  | { kind: 'json'; text: string; delayMs?: number }
   | { kind: 'redirect'; location: string }
   /** A browser flow (page.pay, wap.pay) that failed: Alipay shows an error page. */
   | { kind: 'error-page'; error: AlipayGatewayError };
@@ -94,7 +95,24 @@ export class AlipaySandboxGateway {
     }
     const responseKey = responseKeyOf(request.method);
     try {
-      return this.json(responseKey, { ...SUCCESS, ...this.dispatch(request) });
+      const fault =
+        request.method === 'alipay.trade.refund'
+          ? this.trades.takeRefundFault(optionalText(request.biz, 'out_trade_no', 64))
+          : undefined;
+      if (fault?.outcome === 'fail') {
+        throw AlipayGatewayError.business(
+          'ACQ.SELLER_BALANCE_NOT_ENOUGH',
+          '卖家余额不足 (sandbox: this refund was told to fail)',
+        );
+      }
+      if (fault?.outcome === 'system_error') {
+        throw AlipayGatewayError.business(
+          'ACQ.SYSTEM_ERROR',
+          '系统错误 (sandbox: this refund was told to fail unsurely; nothing was refunded)',
+        );
+      }
+      const reply = this.json(responseKey, { ...SUCCESS, ...this.dispatch(request) });
+      return fault?.outcome === 'delay' ? { ...reply, delayMs: fault.delayMs } : reply;
     } catch (err) {
       if (err instanceof AlipayGatewayError) return this.json(responseKey, err);
       throw err;
@@ -231,7 +249,7 @@ export class AlipaySandboxGateway {
   private json(
     responseKey: string,
     body: AlipayGatewayError | Record<string, unknown>,
-  ): GatewayReply {
+  ): Extract<GatewayReply, { kind: 'json' }> {
     const payload =
       body instanceof AlipayGatewayError
         ? { code: body.code, msg: body.msg, sub_code: body.subCode, sub_msg: body.subMsg }

@@ -24,6 +24,8 @@ import type {
   NotifyMode,
   NotifyTamper,
   PaidStatus,
+  RefundFault,
+  RefundFaultKind,
   SandboxNotification,
   SandboxRefund,
   SandboxTrade,
@@ -81,6 +83,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
   private readonly trades = new Map<string, SandboxTrade>();
   private readonly byTradeNo = new Map<string, SandboxTrade>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly refundFaults = new Map<string, RefundFault>();
   private destroyed = false;
 
   constructor(
@@ -225,6 +228,14 @@ export class AlipaySandboxService implements OnModuleDestroy {
     return { trade, refund, fundChange: true };
   }
 
+  /** The fault the next refund call of this trade meets, if one was set (used up one call at a time). */
+  takeRefundFault(outTradeNo: string | undefined): RefundFault | undefined {
+    const fault = outTradeNo ? this.refundFaults.get(outTradeNo) : undefined;
+    if (!fault) return undefined;
+    if (--fault.remaining <= 0) this.refundFaults.delete(outTradeNo!);
+    return fault;
+  }
+
   findRefund(ref: TradeRef, outRequestNo: string): { trade: SandboxTrade; refund?: SandboxRefund } {
     const trade = this.findTrade(ref);
     return { trade, refund: trade.refunds.find((r) => r.outRequestNo === outRequestNo) };
@@ -268,6 +279,18 @@ export class AlipaySandboxService implements OnModuleDestroy {
     if (!options.silent) {
       this.notifier.notify(trade, 'payment', { mode: options.notify, delayMs: options.delayMs });
     }
+    return trade;
+  }
+
+  /** Makes the next `times` refund calls of a trade fail, fail unsurely, or answer late. */
+  setRefundFault(
+    outTradeNo: string,
+    outcome: RefundFaultKind,
+    times = 1,
+    delayMs = 30_000,
+  ): SandboxTrade {
+    const trade = this.getTrade(outTradeNo);
+    this.refundFaults.set(outTradeNo, { outcome, delayMs, remaining: times });
     return trade;
   }
 

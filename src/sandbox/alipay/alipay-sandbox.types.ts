@@ -14,6 +14,22 @@ export type NotifyTamper = (typeof NOTIFY_TAMPERS)[number];
 export const PAID_STATUSES = ['TRADE_SUCCESS', 'TRADE_FINISHED'] as const;
 export type PaidStatus = (typeof PAID_STATUSES)[number];
 
+export const REFUND_FAULTS = ['fail', 'system_error', 'delay'] as const;
+/**
+ * What the next refund call(s) of a trade meet: fail — refused for certain
+ * (ACQ.SELLER_BALANCE_NOT_ENOUGH), nothing refunded; system_error — an unsure
+ * ACQ.SYSTEM_ERROR, nothing refunded; delay — refunded at once, answered only
+ * after delayMs (past the merchant's client timeout: the answer is lost).
+ */
+export type RefundFaultKind = (typeof REFUND_FAULTS)[number];
+
+export interface RefundFault {
+  outcome: RefundFaultKind;
+  delayMs: number;
+  /** How many more refund calls of the trade meet it. */
+  remaining: number;
+}
+
 export interface SandboxRefund {
   outRequestNo: string;
   amountFen: number;

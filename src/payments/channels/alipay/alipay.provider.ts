@@ -139,7 +139,11 @@ export class AlipayProvider implements PaymentProvider {
       // fund_change=N: nothing moved in this call (e.g. a repeat); the refund query is authoritative.
       if (res.body.fund_change === 'Y')
         return { outRefundNo: r.outRefundNo, status: 'SUCCEEDED', amount: r.amount };
-      return this.queryRefund(r);
+      const state = await this.queryRefund(r);
+      // Accepted yet not found: unsure, never a failure (the sync job asks again).
+      return state.status === 'NOT_FOUND'
+        ? { outRefundNo: r.outRefundNo, status: 'PENDING' }
+        : state;
     }
     if (isDefiniteRefundFailure(res.code, res.subCode)) {
       return {
@@ -167,12 +171,9 @@ export class AlipayProvider implements PaymentProvider {
         ...(res.body.refund_amount ? { amount: yuanToFen(res.body.refund_amount) } : {}),
       };
     }
-    // No refund_status: Alipay did not receive the refund or it did not succeed.
-    return {
-      outRefundNo: r.outRefundNo,
-      status: 'FAILED',
-      failureReason: 'Alipay has no successful refund under this out_request_no',
-    };
+    // No refund_status: Alipay did not receive the refund or it did not succeed
+    // (protocols.md A7). Not a certain failure: re-sending the same out_request_no decides.
+    return { outRefundNo: r.outRefundNo, status: 'NOT_FOUND' };
   }
 
   /** The URL of a day's trade bill (valid about 30 seconds); null when Alipay has no bill for that day. */
@@ -250,10 +251,13 @@ export class AlipayProvider implements PaymentProvider {
         'signed notification without out_trade_no',
         auditBody,
       );
-    // Refund notifications carry out_biz_no / refund_fee; the synchronous refund answer is authoritative.
+    // A refund notification carries refund_fee / gmt_refund, and out_biz_no = the refund's
+    // out_request_no. refund_fee is the trade's cumulative total, not this refund's
+    // amount, so it names the refund but does not settle it: the refund query does.
     const isRefund = params.refund_fee !== undefined || params.gmt_refund !== undefined;
     return {
       kind: isRefund ? 'refund' : 'payment',
+      ...(isRefund ? { refund: { outRefundNo: params.out_biz_no?.slice(0, 64) } } : {}),
       dedupeKey:
         `${params.trade_status}:${params.notify_id ?? `${outTradeNo}:${params.notify_time}`}`.slice(
           0,

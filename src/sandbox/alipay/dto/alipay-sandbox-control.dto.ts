@@ -1,7 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { NOTIFY_MODES, NOTIFY_TAMPERS, PAID_STATUSES } from '../alipay-sandbox.types';
-import type { NotifyMode, NotifyTamper, PaidStatus } from '../alipay-sandbox.types';
+import {
+  NOTIFY_MODES,
+  NOTIFY_TAMPERS,
+  PAID_STATUSES,
+  REFUND_FAULTS,
+} from '../alipay-sandbox.types';
+import type {
+  NotifyMode,
+  NotifyTamper,
+  PaidStatus,
+  RefundFaultKind,
+} from '../alipay-sandbox.types';
 
 export class PaySandboxTradeDto {
   @ApiPropertyOptional({
@@ -68,4 +78,38 @@ export class OpenAppPaymentDto {
   @IsString()
   @MaxLength(16_384)
   orderString!: string;
+}
+
+export class RefundFaultDto {
+  @ApiProperty({
+    enum: REFUND_FAULTS,
+    description:
+      'fail: refused for certain (ACQ.SELLER_BALANCE_NOT_ENOUGH), nothing refunded; system_error: an unsure ACQ.SYSTEM_ERROR, nothing refunded; delay: refunded at once but answered after delayMs — past ALIPAY_TIMEOUT_MS paygate sees a timeout',
+  })
+  @IsIn(REFUND_FAULTS)
+  outcome!: RefundFaultKind;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    default: 1,
+    description: 'how many refund calls meet it',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  times?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 600_000,
+    default: 30_000,
+    description: 'With outcome=delay',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(600_000)
+  delayMs?: number;
 }
