@@ -483,9 +483,9 @@ describe('Alipay end to end over the sandbox (e2e)', () => {
       });
       expect((await events(t, order.id)).map((e) => e.type)).toEqual(['order.paid']);
       const toRefund = await t.http.get('/admin/payments/to-refund').set(t.admin).expect(200);
-      expect(toRefund.body.map((p: { outTradeNo: string }) => p.outTradeNo)).toContain(
-        second.body.outTradeNo,
-      );
+      expect(
+        toRefund.body.map((p: { payment: { outTradeNo: string } }) => p.payment.outTradeNo),
+      ).toContain(second.body.outTradeNo);
     });
   });
 
@@ -570,9 +570,9 @@ describe('late payment under LATE_PAYMENT_POLICY=refund (e2e)', () => {
     });
     expect((await events(t, order.id)).map((e) => e.type)).toEqual(['order.closed']);
     const toRefund = await t.http.get('/admin/payments/to-refund').set(t.admin).expect(200);
-    expect(toRefund.body.map((p: { outTradeNo: string }) => p.outTradeNo)).toContain(
-      payment.outTradeNo,
-    );
+    expect(
+      toRefund.body.map((p: { payment: { outTradeNo: string } }) => p.payment.outTradeNo),
+    ).toContain(payment.outTradeNo);
   });
 });
 
