@@ -196,7 +196,7 @@ describe('refunds (e2e)', () => {
       [{ merchantRefundNo: 'B-1', amount: 0 }, 'amount'],
       [{ merchantRefundNo: 'B-1', amount: 10.5 }, 'amount'],
       [{ merchantRefundNo: 'B-1', amount: '100' }, 'amount'],
-      [{ merchantRefundNo: 'B-1', amount: 9007199254740993 }, 'amount'],
+      [{ merchantRefundNo: 'B-1', amount: 2 ** 53 + 2 }, 'amount'],
       [{ merchantRefundNo: 'B-1', amount: 100, reason: 'x'.repeat(257) }, 'reason'],
       [{ merchantRefundNo: 'B-1', amount: 100, extra: true }, 'extra'],
     ];
