@@ -78,6 +78,15 @@ describe('database config', () => {
     expect(c.type === 'sqlite' && c.path.endsWith(join('data', 'paygate.sqlite'))).toBe(true);
   });
 
+  it('keeps the default SQLite file in DATA_DIR; DB_PATH still wins', () => {
+    expect(loadDatabaseConfig({ DATA_DIR: '/srv/a' })).toMatchObject({
+      path: join('/srv/a', 'paygate.sqlite'),
+    });
+    expect(loadDatabaseConfig({ DATA_DIR: '/srv/a', DB_PATH: '/srv/db.sqlite' })).toMatchObject({
+      path: '/srv/db.sqlite',
+    });
+  });
+
   it('reads the MySQL settings', () => {
     expect(
       loadDatabaseConfig({ DB_TYPE: 'mysql', DB_PORT: '3307', DB_NAME: 'shop' }),

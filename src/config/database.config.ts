@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError, EnvReader } from './env';
 
 export type DatabaseConfig =
@@ -20,7 +20,9 @@ export function loadDatabaseConfig(env: Record<string, string | undefined>): Dat
   if (type === 'sqlite') {
     return {
       type,
-      path: resolve(e.string('DB_PATH', './data/paygate.sqlite')),
+      // The default file lives in DATA_DIR with the keys and secrets made for it, so two
+      // instances with different DATA_DIRs never share a database by accident.
+      path: resolve(e.string('DB_PATH', join(e.string('DATA_DIR', './data'), 'paygate.sqlite'))),
       synchronous: e.oneOf('DB_SQLITE_SYNCHRONOUS', ['FULL', 'NORMAL'] as const, 'FULL'),
     };
   }
