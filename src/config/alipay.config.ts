@@ -14,6 +14,8 @@ export interface AlipayConfig {
   privateKey: KeyObject;
   alipayPublicKey: KeyObject;
   gateway: string;
+  /** Where buyers' browsers are sent for page.pay / wap.pay. */
+  browserGateway: string;
   sellerId?: string;
   notifyAllowIps: string[];
   /** PUBLIC_BASE_URL + /notify/alipay */
@@ -77,6 +79,8 @@ export function loadAlipayConfig(env: Record<string, string | undefined>): Alipa
       alipayPublicKey: parsePublicKey(keys.gatewayPublicKeyPem, 'sandbox gateway public key'),
       // The service calls its own sandbox on the loopback address, whatever PUBLIC_BASE_URL says.
       gateway: `http://127.0.0.1:${app.port}/sandbox/alipay/gateway.do`,
+      // ...but a buyer's browser (a phone, too) reaches it where PUBLIC_BASE_URL says.
+      browserGateway: `${app.publicBaseUrl}/sandbox/alipay/gateway.do`,
       sellerId: keys.sellerId,
       ...common,
     };
@@ -102,6 +106,7 @@ export function loadAlipayConfig(env: Record<string, string | undefined>): Alipa
     privateKey: parseKey(() => parsePrivateKey(privateKeyText!, 'ALIPAY_PRIVATE_KEY')),
     alipayPublicKey: parseKey(() => parsePublicKey(publicKeyText!, 'ALIPAY_PUBLIC_KEY')),
     gateway: gatewayVar ?? ALIPAY_LIVE_GATEWAY,
+    browserGateway: gatewayVar ?? ALIPAY_LIVE_GATEWAY,
     sellerId,
     ...common,
   };

@@ -42,10 +42,14 @@ export async function freePort(): Promise<number> {
  * Boots the whole service on 127.0.0.1 with a private data directory; on
  * SQLite a private database file too, on MySQL the suite's shared database.
  */
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  /** dataDir: start on this data directory (a "restart"); the caller removes it. */
+  options: { dataDir?: string } = {},
+): Promise<TestApp> {
   const saved = { ...process.env };
-  const dataDir = mkdtempSync(join(tmpdir(), 'paygate-test-'));
-  const port = await freePort();
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'paygate-test-'));
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   Object.assign(process.env, {
     PORT: String(port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
@@ -77,7 +81,7 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestAp
       close: async () => {
         await app.close();
         process.env = saved;
-        rmSync(dataDir, { recursive: true, force: true });
+        if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
       },
     };
   } catch (error) {

@@ -14,6 +14,7 @@ import {
   type AlipaySandboxSettings,
 } from './alipay-sandbox.settings';
 import { alipaySignContent, NOTIFY_SIGN_EXCLUDES, rsa2Sign } from './alipay-sandbox.signer';
+import { AlipaySandboxStore } from './alipay-sandbox.store';
 import type {
   NotificationEvent,
   NotifyMode,
@@ -58,6 +59,7 @@ export class AlipaySandboxNotifier implements OnModuleDestroy {
   constructor(
     @Inject(ALIPAY_SANDBOX_SETTINGS) private readonly settings: AlipaySandboxSettings,
     private readonly credentials: AlipaySandboxCredentials,
+    private readonly store: AlipaySandboxStore,
   ) {}
 
   /**
@@ -99,8 +101,24 @@ export class AlipaySandboxNotifier implements OnModuleDestroy {
       attempts: [],
     };
     trade.notifications.push(notification);
+    this.store.changed();
     this.start(notification, tamper === null, options.delayMs ?? 0);
     return notification;
+  }
+
+  /**
+   * Carries on delivering a notification an earlier run left unacknowledged:
+   * the next try when it was due (at once if that time has passed).
+   */
+  resume(n: SandboxNotification): void {
+    if (this.destroyed || n.acknowledged || n.gaveUp || n.mode === 'drop') return;
+    const retries = n.tamper === null;
+    const tries = n.mode === 'duplicate' ? Math.max(0, n.attempts.length - 1) : n.attempts.length;
+    const wait = n.nextAttemptAt ? Math.max(0, n.nextAttemptAt.getTime() - Date.now()) : 0;
+    this.schedule(
+      () => this.round(n, Math.min(tries, ALIPAY_RETRY_INTERVALS_MS.length), retries),
+      wait,
+    );
   }
 
   onModuleDestroy(): void {
@@ -131,20 +149,25 @@ export class AlipaySandboxNotifier implements OnModuleDestroy {
     // retry overtakes a slow answer.
     const copies = n.mode === 'duplicate' && index === 0 ? 2 : 1;
     const results = await Promise.all(Array.from({ length: copies }, () => this.post(n)));
+    this.store.changed();
     if (results.some(Boolean)) {
       n.acknowledged = true;
       return;
     }
     const last = n.attempts[n.attempts.length - 1];
     const answered = last?.error ?? `HTTP ${last?.httpStatus} ${JSON.stringify(last?.body)}`;
+    // Shutting down: not given up, the next run resumes it (AlipaySandboxStore).
+    if (this.destroyed) return;
     const interval = retries ? ALIPAY_RETRY_INTERVALS_MS[index] : undefined;
-    if (interval === undefined || this.destroyed) {
+    if (interval === undefined) {
       n.gaveUp = true;
+      this.store.changed();
       this.warn(n, `try ${index + 1} not acknowledged (${answered}); giving up`);
       return;
     }
     const delay = Math.round(interval * this.settings.timeScale);
     n.nextAttemptAt = new Date(Date.now() + delay);
+    this.store.changed();
     this.warn(n, `try ${index + 1} not acknowledged (${answered}); next try in ${delay} ms`);
     this.schedule(() => this.round(n, index + 1, retries), delay);
   }

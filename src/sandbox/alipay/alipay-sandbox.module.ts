@@ -7,6 +7,7 @@ import { AlipaySandboxGatewayController } from './alipay-sandbox-gateway.control
 import { AlipaySandboxNotifier } from './alipay-sandbox-notifier.service';
 import { AlipaySandboxGateway } from './alipay-sandbox.gateway';
 import { AlipaySandboxService } from './alipay-sandbox.service';
+import { AlipaySandboxStore } from './alipay-sandbox.store';
 import {
   ALIPAY_SANDBOX_SETTINGS,
   AlipaySandboxCredentials,
@@ -39,6 +40,7 @@ export class AlipaySandboxModule {
             AlipaySandboxCredentials.fromKeys(ensureAlipaySandboxKeys(s.dataDir)),
           inject: [ALIPAY_SANDBOX_SETTINGS],
         },
+        AlipaySandboxStore,
         AlipaySandboxNotifier,
         AlipaySandboxService,
         AlipaySandboxBillService,

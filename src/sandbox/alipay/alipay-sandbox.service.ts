@@ -1,17 +1,17 @@
 /**
  * The simulated Alipay's own books: trades, their state changes and refunds.
  *
- * A development tool: trades live in this process's memory only and vanish on
- * restart. paygate itself keeps nothing in memory (design.md "Jobs and many
- * instances"); the sandbox stands in for Alipay's database, so with several
- * paygate instances each has its own sandbox and a trade is only known to the
- * instance that created it.
+ * A development tool: trades live in this process's memory and are kept in the
+ * data directory (AlipaySandboxStore), so they survive a restart. paygate itself
+ * keeps nothing in memory (design.md "Jobs and many instances"); the sandbox
+ * stands in for Alipay's database, so with several paygate instances each has
+ * its own sandbox and a trade is only known to the instance that created it.
  *
  * Methods used by the gateway throw AlipayGatewayError (the answer Alipay would
  * give); the control API's methods throw SandboxTradeNotFoundError and
  * SandboxTradeStateError.
  */
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   AlipayGatewayError,
   SandboxTradeNotFoundError,
@@ -20,6 +20,7 @@ import {
 import { AlipaySandboxNotifier, type NotifyOptions } from './alipay-sandbox-notifier.service';
 import { newBuyerId, newTradeNo, randomDigits } from './alipay-sandbox.ids';
 import { ALIPAY_SANDBOX_SETTINGS, type AlipaySandboxSettings } from './alipay-sandbox.settings';
+import { AlipaySandboxStore } from './alipay-sandbox.store';
 import type {
   NotifyMode,
   NotifyTamper,
@@ -79,7 +80,7 @@ export interface PayOptions {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 @Injectable()
-export class AlipaySandboxService implements OnModuleDestroy {
+export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
   private readonly trades = new Map<string, SandboxTrade>();
   private readonly byTradeNo = new Map<string, SandboxTrade>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
@@ -89,7 +90,21 @@ export class AlipaySandboxService implements OnModuleDestroy {
   constructor(
     @Inject(ALIPAY_SANDBOX_SETTINGS) private readonly settings: AlipaySandboxSettings,
     private readonly notifier: AlipaySandboxNotifier,
+    private readonly store: AlipaySandboxStore,
   ) {}
+
+  /** Takes up the books of the last run: expiries re-armed, unacknowledged notifications retried. */
+  onModuleInit(): void {
+    for (const trade of this.store.load()) {
+      this.trades.set(trade.outTradeNo, trade);
+      this.byTradeNo.set(trade.tradeNo, trade);
+    }
+    this.store.bind(() => [...this.trades.values()]);
+    for (const trade of this.trades.values()) {
+      if (trade.status === 'WAIT_BUYER_PAY') this.armExpiry(trade);
+      for (const n of trade.notifications) this.notifier.resume(n);
+    }
+  }
 
   cashierUrl(outTradeNo: string): string {
     return `${this.settings.publicBaseUrl}/sandbox/alipay/cashier/${encodeURIComponent(outTradeNo)}`;
@@ -123,6 +138,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
       }
       if (input.returnUrl) existing.returnUrl = input.returnUrl;
       if (input.quitUrl) existing.quitUrl = input.quitUrl;
+      this.store.changed();
       return existing;
     }
     const trade: SandboxTrade = {
@@ -146,6 +162,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
     this.trades.set(trade.outTradeNo, trade);
     this.byTradeNo.set(trade.tradeNo, trade);
     this.armExpiry(trade);
+    this.store.changed();
     return trade;
   }
 
@@ -225,6 +242,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
       trade.closedAt = now;
     }
     this.notifier.notify(trade, 'refund', { refund });
+    this.store.changed();
     return { trade, refund, fundChange: true };
   }
 
@@ -279,6 +297,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
     if (!options.silent) {
       this.notifier.notify(trade, 'payment', { mode: options.notify, delayMs: options.delayMs });
     }
+    this.store.changed();
     return trade;
   }
 
@@ -335,6 +354,7 @@ export class AlipaySandboxService implements OnModuleDestroy {
     trade.status = 'TRADE_CLOSED';
     trade.closedAt = at;
     this.notifier.notify(trade, 'close');
+    this.store.changed();
   }
 
   /** An unpaid trade past its time_expire is closed, whoever looks first. */

@@ -25,6 +25,8 @@ export interface AlipayClientOptions {
   privateKey: KeyObject;
   alipayPublicKey: KeyObject;
   gateway: string;
+  /** Where browsers are sent (page.pay / wap.pay); the gateway itself when not given. */
+  browserGateway?: string;
   notifyUrl?: string;
   timeoutMs?: number;
   maxConnectRetries?: number;
@@ -168,7 +170,7 @@ export class AlipayClient {
     opts: { returnUrl?: string; notifyUrl?: string } = {},
   ): string {
     const params = this.signedParams(method, bizContent, opts);
-    return `${this.options.gateway}${this.querySeparator()}${formEncode(params)}`;
+    return `${this.browserGateway}${separator(this.browserGateway)}${formEncode(params)}`;
   }
 
   /**
@@ -185,7 +187,7 @@ export class AlipayClient {
     const query: Record<string, string> = {};
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(params)) (URL_SIDE_PARAMS.has(k) ? query : fields)[k] = v;
-    const action = `${this.options.gateway}${this.querySeparator()}${formEncode(query)}`;
+    const action = `${this.browserGateway}${separator(this.browserGateway)}${formEncode(query)}`;
     const inputs = Object.entries(fields)
       .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
       .join('\n');
@@ -338,10 +340,12 @@ export class AlipayClient {
     return redactText(parts.join(' '));
   }
 
-  private querySeparator(): string {
-    return this.options.gateway.includes('?') ? '&' : '?';
+  private get browserGateway(): string {
+    return this.options.browserGateway ?? this.options.gateway;
   }
 }
+
+const separator = (url: string): string => (url.includes('?') ? '&' : '?');
 
 function formEncode(params: Record<string, string>): string {
   return Object.entries(params)

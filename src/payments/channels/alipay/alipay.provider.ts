@@ -54,6 +54,7 @@ export class AlipayProvider implements PaymentProvider {
       privateKey: config.privateKey,
       alipayPublicKey: config.alipayPublicKey,
       gateway: config.gateway,
+      browserGateway: config.browserGateway,
       notifyUrl: config.notifyUrl,
       timeoutMs: config.timeoutMs,
       logger: this.logger,
