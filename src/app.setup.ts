@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { DomainExceptionFilter } from './common/errors/domain-exception.filter';
 import { useBodyParsers } from './common/http/body-parsers';
 import { AppLogger } from './common/logging/app-logger';
+import { assignRequestId } from './common/logging/request-id.middleware';
 import { createValidationPipe } from './common/validation/validation.pipe';
 import type { AppConfig } from './config/app.config';
 import { appConfig } from './config/app.config';
@@ -18,6 +19,7 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   app.useLogger(new AppLogger(config.logLevel));
   app.set('trust proxy', config.trustProxy === false ? false : config.trustProxy);
   app.disable('x-powered-by');
+  app.use(assignRequestId);
   useBodyParsers(app, config.bodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainExceptionFilter());

@@ -71,4 +71,43 @@ describe('what a new user meets in the first hour (e2e)', () => {
       await t.close();
     }
   });
+
+  describe('answers a person can act on', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp({ ...FAST, BODY_LIMIT_BYTES: '2048' });
+    });
+    afterAll(async () => t.close());
+
+    it('every answer carries a request id, in the header and the error body: unknown routes, bad JSON, 413', async () => {
+      const answers = [
+        await t.http.get('/no/such/route'),
+        await t.http
+          .post('/api/orders')
+          .set(t.merchant)
+          .set('Content-Type', 'application/json')
+          .send('{"oops'),
+        await t.http
+          .post('/api/orders')
+          .set(t.merchant)
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify({ subject: 'x'.repeat(4096) })),
+        await t.http.get('/api/orders/ord_missing000000000000000000').set(t.merchant),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([404, 400, 413, 404]);
+      for (const a of answers) {
+        expect(a.headers['x-request-id']).toMatch(/^req_[0-9A-Za-z]{16}$/);
+        expect(a.body.requestId).toBe(a.headers['x-request-id']);
+      }
+      // A sane id from the caller is kept.
+      const mine = await t.http.get('/no/such/route').set('X-Request-Id', 'shop-42');
+      expect(mine.headers['x-request-id']).toBe('shop-42');
+      expect(mine.body.requestId).toBe('shop-42');
+    });
+
+    it('GET / points a person to the docs and the health check', async () => {
+      const res = await t.http.get('/').expect(200);
+      expect(res.body).toMatchObject({ docs: '/docs', health: '/health' });
+    });
+  });
 });

@@ -42,7 +42,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
-    const body = this.toBody(exception);
+    const body = this.toBody(exception, (req as Request & { id?: string }).id);
     if (body.statusCode >= 500) {
       const err = exception as Error;
       this.logger.error(
@@ -54,8 +54,9 @@ export class DomainExceptionFilter implements ExceptionFilter {
     res.status(body.statusCode).json(body);
   }
 
-  toBody(exception: unknown): ErrorBody {
-    const requestId = currentRequestId();
+  /** `fallbackRequestId`: the request's own id, for answers given outside its logging context. */
+  toBody(exception: unknown, fallbackRequestId?: string): ErrorBody {
+    const requestId = currentRequestId() ?? fallbackRequestId;
     const make = (statusCode: number, code: string, message: string): ErrorBody => ({
       statusCode,
       error: STATUS_CODES[statusCode] ?? 'Error',
