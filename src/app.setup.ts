@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { DomainExceptionFilter } from './common/errors/domain-exception.filter';
 import { useBodyParsers } from './common/http/body-parsers';
 import { AppLogger } from './common/logging/app-logger';
+import { AccessLogMiddleware } from './common/logging/access-log.middleware';
 import { assignRequestId } from './common/logging/request-id.middleware';
 import { createValidationPipe } from './common/validation/validation.pipe';
 import type { AppConfig } from './config/app.config';
@@ -16,10 +17,13 @@ import { appConfig } from './config/app.config';
  */
 export function configureApp(app: NestExpressApplication): INestApplication {
   const config = app.get<AppConfig>(appConfig.KEY);
-  app.useLogger(new AppLogger(config.logLevel));
+  app.useLogger(new AppLogger({ level: config.logLevel, format: config.logFormat }));
   app.set('trust proxy', config.trustProxy === false ? false : config.trustProxy);
   app.disable('x-powered-by');
+  // Before anything else, so that even answers given before routing have an id and a log line.
   app.use(assignRequestId);
+  const access = new AccessLogMiddleware();
+  app.use(access.use.bind(access));
   useBodyParsers(app, config.bodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainExceptionFilter());
@@ -38,11 +42,32 @@ function setupSwagger(app: INestApplication): void {
           'Errors are `{statusCode, error, message, code}`.',
       )
       .setVersion('0.1.0')
+      // Swagger UI groups operations in this order: the merchant API first.
+      .addTag('orders', 'Create, read and close orders (MERCHANT_API_KEY)')
+      .addTag(
+        'payments',
+        "Pay an order on a channel (MERCHANT_API_KEY or the order's client secret)",
+      )
+      .addTag('refunds', 'Refund paid orders, in parts (MERCHANT_API_KEY)')
+      .addTag('admin', "Operators' views: orders, notifications, refunds (ADMIN_API_KEY)")
+      .addTag('webhooks', 'Merchant webhook deliveries: inspect and redeliver (ADMIN_API_KEY)')
+      .addTag('channel callbacks', 'Notifications the channels send (called by Alipay)')
+      .addTag('operations', 'Health check and Prometheus metrics')
+      .addTag('sandbox', 'The simulated Alipay: drive trades by hand (no real credentials)')
+      // The keys are opaque API keys, not JWTs (addBearerAuth would say JWT).
       .addBearerAuth(
-        { type: 'http', scheme: 'bearer', description: 'MERCHANT_API_KEY' },
+        {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'API key',
+          description: 'MERCHANT_API_KEY',
+        },
         'merchant',
       )
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY' }, 'admin')
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', bearerFormat: 'API key', description: 'ADMIN_API_KEY' },
+        'admin',
+      )
       .addApiKey(
         {
           type: 'apiKey',
@@ -53,6 +78,12 @@ function setupSwagger(app: INestApplication): void {
         'client',
       )
       .build(),
+    // Every controller names its tags (one names them per route); no tags made up from class names.
+    { autoTagControllers: false },
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, document, {
+    jsonDocumentUrl: 'docs-json',
+    // keeps the keys entered under Authorize across reloads (in the browser's localStorage)
+    swaggerOptions: { persistAuthorization: true },
+  });
 }

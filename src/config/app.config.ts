@@ -15,7 +15,9 @@ export interface AppConfig {
   dataDir: string;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
-  logLevel: 'error' | 'warn' | 'log' | 'debug';
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** text: readable lines, coloured on a terminal; json: one object a line. */
+  logFormat: 'text' | 'json';
 }
 
 export function loadAppConfig(env: Record<string, string | undefined>): AppConfig {
@@ -29,7 +31,11 @@ export function loadAppConfig(env: Record<string, string | undefined>): AppConfi
     latePaymentPolicy: e.oneOf('LATE_PAYMENT_POLICY', ['accept', 'refund'] as const, 'accept'),
     dataDir: resolve(e.string('DATA_DIR', './data')),
     bodyLimitBytes: e.int('BODY_LIMIT_BYTES', 64 * 1024, 1024, 10 * 1024 * 1024),
-    logLevel: e.oneOf('LOG_LEVEL', ['error', 'warn', 'log', 'debug'] as const, 'log'),
+    // `log` is Nest's word for `info`, accepted for the configurations that use it.
+    logLevel: ((level) => (level === 'log' ? 'info' : level))(
+      e.oneOf('LOG_LEVEL', ['error', 'warn', 'info', 'log', 'debug'] as const, 'info'),
+    ),
+    logFormat: e.oneOf('LOG_FORMAT', ['text', 'json'] as const, 'text'),
   };
 }
 

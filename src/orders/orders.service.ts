@@ -61,6 +61,11 @@ export class OrdersService {
     try {
       await this.uow.run((tx) => insertRow(tx, Order, order));
       this.logger.log(`order ${order.id} created (${order.merchantOrderNo}, ${order.amount} fen)`);
+      if (!this.outbox.delivers(order.notifyUrl)) {
+        this.logger.warn(
+          `order ${order.id} has no notifyUrl and MERCHANT_WEBHOOK_URL is not set: no webhook will tell the merchant it was paid`,
+        );
+      }
       return { order, created: true };
     } catch (error) {
       // The merchantOrderNo exists already: a repeat, or a concurrent create that won.

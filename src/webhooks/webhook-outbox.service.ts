@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -25,11 +25,26 @@ export interface NewWebhookEvent {
  * later, from these rows.
  */
 @Injectable()
-export class WebhookOutboxService {
+export class WebhookOutboxService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('Webhooks');
+
   constructor(
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.config.defaultUrl) {
+      this.logger.warn(
+        'MERCHANT_WEBHOOK_URL is not set: orders created without a notifyUrl get no webhooks (their events are recorded, not sent)',
+      );
+    }
+  }
+
+  /** Whether events of an order with this notifyUrl are delivered anywhere. */
+  delivers(notifyUrl: string | null | undefined): boolean {
+    return Boolean(notifyUrl ?? this.config.defaultUrl);
+  }
 
   async enqueue(tx: Tx, input: NewWebhookEvent, now = new Date()): Promise<WebhookEvent> {
     const id = newId('evt');

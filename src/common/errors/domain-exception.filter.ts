@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { ERROR_CODE_LOCAL } from '../logging/access-log.middleware';
 import { currentRequestId } from '../logging/request-context';
 import { DomainError, ERROR_STATUS, ErrorCode } from './domain-error';
 
@@ -50,6 +51,7 @@ export class DomainExceptionFilter implements ExceptionFilter {
         err?.stack,
       );
     }
+    res.locals[ERROR_CODE_LOCAL] = body.code;
     if (res.headersSent) return;
     res.status(body.statusCode).json(body);
   }
