@@ -1,7 +1,13 @@
 import { JobLeaseService } from '../src/database/job-lease.service';
 import { CloseExpiredOrdersJob } from '../src/jobs/close-expired-orders.job';
+import { CloseOtherAttemptsJob } from '../src/jobs/close-other-attempts.job';
 import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
-import { orderStatus, orderWithAlipayAttempt } from './support/alipay-sandbox';
+import {
+  eventually,
+  orderStatus,
+  orderWithAlipayAttempt,
+  sandboxPay,
+} from './support/alipay-sandbox';
 import { TestApp, startApp } from './support/test-app';
 
 const events = async (t: TestApp, orderId: string) =>
@@ -84,6 +90,59 @@ describe('scheduled jobs (e2e)', () => {
         : `${row.next_query_at.replace(' ', 'T')}Z`,
     ).getTime();
     expect(next).toBeGreaterThan(before + 3 * 60_000);
+  });
+
+  describe('close-other-attempts', () => {
+    /** A paid order with a second attempt (page) opened at the sandbox before the payment. */
+    async function paidWithSecondAttempt() {
+      const { order, payment } = await orderWithAlipayAttempt(t, 'qr');
+      const page = await t.http
+        .post(`/api/orders/${order.id}/payments`)
+        .set(t.merchant)
+        .send({ channel: 'alipay', method: 'page' })
+        .expect(201);
+      const url = new URL(page.body.action.url);
+      await t.http.get(`${url.pathname}${url.search}`).expect(302);
+      await sandboxPay(t, payment.outTradeNo).expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      return { order, second: page.body as { id: string; outTradeNo: string } };
+    }
+    const attempt = async (outTradeNo: string) =>
+      (
+        (await t.dataSource.query(
+          'SELECT status, anomaly, refund_due_at FROM payments WHERE out_trade_no = ?',
+          [outTradeNo],
+        )) as { status: string; anomaly: string | null; refund_due_at: unknown }[]
+      )[0];
+
+    it('once an order is paid, its other open attempt is closed at the channel, once', async () => {
+      const { order, second } = await paidWithSecondAttempt();
+      const job = t.app.get(CloseOtherAttemptsJob);
+      expect(await job.run()).toBeGreaterThanOrEqual(1);
+      expect((await attempt(second.outTradeNo)).status).toBe('CLOSED');
+      const trade = await t.http
+        .get(`/sandbox/alipay/control/trades/${second.outTradeNo}`)
+        .expect(200);
+      expect(trade.body.status).toBe('TRADE_CLOSED');
+      // The buyer can no longer pay the second trade.
+      await sandboxPay(t, second.outTradeNo).expect(409);
+      expect(await orderStatus(t, order.id)).toBe('PAID');
+      expect(await events(t, order.id)).toEqual(['order.paid']);
+    });
+
+    it('an attempt that was paid too before the job reached it takes the duplicate path', async () => {
+      const { order, second } = await paidWithSecondAttempt();
+      await t.http
+        .post(`/sandbox/alipay/control/trades/${second.outTradeNo}/mark-paid`)
+        .send({})
+        .expect(200);
+      await t.app.get(CloseOtherAttemptsJob).run();
+      const row = await attempt(second.outTradeNo);
+      expect(row).toMatchObject({ status: 'SUCCEEDED', anomaly: 'DUPLICATE' });
+      expect(row.refund_due_at).not.toBeNull();
+      expect(await orderStatus(t, order.id)).toBe('PAID');
+      expect(await events(t, order.id)).toEqual(['order.paid']);
+    });
   });
 
   it('one instance at a time holds a job lease', async () => {

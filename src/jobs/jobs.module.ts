@@ -6,6 +6,7 @@ import { RefundsModule } from '../refunds/refunds.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { AutoRefundsJob } from './auto-refunds.job';
 import { CloseExpiredOrdersJob } from './close-expired-orders.job';
+import { CloseOtherAttemptsJob } from './close-other-attempts.job';
 import { DeliverWebhooksJob } from './deliver-webhooks.job';
 import { SyncPendingPaymentsJob } from './sync-pending-payments.job';
 import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
@@ -23,6 +24,7 @@ import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
   providers: [
     DeliverWebhooksJob,
     CloseExpiredOrdersJob,
+    CloseOtherAttemptsJob,
     SyncPendingPaymentsJob,
     SyncPendingRefundsJob,
     AutoRefundsJob,

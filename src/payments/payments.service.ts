@@ -310,6 +310,58 @@ export class PaymentsService {
   }
 
   /**
+   * Once an order is paid, its other open attempts are closed at their channels, so
+   * the buyer cannot pay twice (design.md "close-other-attempts"). The state itself
+   * is the record: an open attempt of a paid order is found again by every run until
+   * it is closed, so a crash or a channel outage loses nothing, and two instances
+   * only close the same trade twice, which channels answer calmly. A payment that
+   * lands anyway is applied through the notification path: a duplicate, refunded.
+   * Returns how many attempts it looked at.
+   */
+  async closeOtherAttempts(limit: number, now = new Date()): Promise<number> {
+    const open = [PaymentStatus.PENDING, PaymentStatus.FAILED];
+    const paid = [OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.REFUNDED];
+    const rows = await this.dataSource.manager
+      .createQueryBuilder(Payment, 'p')
+      .innerJoin(Order, 'o', 'o.id = p.order_id')
+      .where('p.status IN (:...open)', { open })
+      .andWhere('o.status IN (:...paid)', { paid })
+      .andWhere('(o.paid_payment_id IS NULL OR o.paid_payment_id <> p.id)')
+      .orderBy('p.created_at', 'ASC')
+      .limit(limit)
+      .getMany();
+    for (const attempt of rows) {
+      const provider = this.providers.get(attempt.channel);
+      try {
+        const outcome = await provider.closePayment(attempt.outTradeNo);
+        if (outcome === 'already_paid') {
+          const state = await provider.queryPayment(attempt.outTradeNo);
+          await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
+          this.logger.warn(
+            `attempt ${attempt.outTradeNo} of paid order ${attempt.orderId} was paid too: applied as a duplicate`,
+          );
+          continue;
+        }
+        await this.uow.run((tx) =>
+          this.setStatus(tx, attempt.id, open, PaymentStatus.CLOSED, {
+            closedAt: now,
+            nextQueryAt: null,
+          }),
+        );
+        this.logger.log(
+          `closed attempt ${attempt.outTradeNo} (${attempt.channel}/${attempt.method}) of paid order ${attempt.orderId}`,
+        );
+      } catch (error) {
+        // Left open: the next run tries again.
+        this.logger.warn(
+          `closing attempt ${attempt.outTradeNo} of paid order ${attempt.orderId} on ${attempt.channel} failed: ${(error as Error).message}`,
+        );
+      }
+    }
+    return rows.length;
+  }
+
+  /**
    * Asks the channel about attempts that have heard nothing for a while, and
    * applies the answer through the notification path. Returns how many were checked.
    */
