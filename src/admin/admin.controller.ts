@@ -46,7 +46,7 @@ export class AdminController {
   @ApiOperation({
     summary: 'An order with its payment attempts, channel notifications and merchant events',
   })
-  @ErrorResponses(401, 403, 404)
+  @ErrorResponses(401, 403, 'ORDER_NOT_FOUND')
   async order(@Param('id') id: string) {
     const order = await this.orders.get(id);
     const payments = await this.payments.listForOrder(id);

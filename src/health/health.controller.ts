@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
@@ -12,11 +12,16 @@ export class HealthController {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   @Get()
+  @ApiOperation({ summary: 'Health check: the service runs and its database answers' })
   @ApiOkResponse({
     description: 'the database answers',
     schema: { example: { status: 'ok', database: 'up', uptimeSeconds: 42 } },
   })
-  @ApiResponse({ status: 503, description: 'the database does not answer' })
+  @ApiResponse({
+    status: 503,
+    description: 'the database does not answer',
+    schema: { example: { status: 'error', database: 'down', uptimeSeconds: 42 } },
+  })
   async check(@Res({ passthrough: true }) res: Response): Promise<Record<string, unknown>> {
     const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
     try {

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '../auth/access.decorator';
 import { ErrorResponses } from '../common/http/error-responses.decorator';
@@ -16,13 +24,40 @@ export class OrdersController {
 
   @Post()
   @Access('merchant')
+  @ApiOperation({
+    summary: 'Create an order (idempotent on merchantOrderNo)',
+    description:
+      'Amounts are integers in fen (8880 = ¥88.80). The same merchantOrderNo, amount and subject again answers 200 with the ' +
+      'existing order; a different amount or subject under that merchantOrderNo is 409 ORDER_CONFLICT.',
+  })
+  @ApiBody({
+    type: CreateOrderDto,
+    examples: {
+      order: {
+        summary: 'An order of ¥88.80',
+        value: { merchantOrderNo: 'SO-1001', amount: 8880, subject: 'Blue mug' },
+      },
+      withWebhook: {
+        summary: 'With a webhook URL, a lifetime and metadata',
+        value: {
+          merchantOrderNo: 'SO-1002',
+          amount: 8880,
+          subject: 'Blue mug',
+          description: 'one blue mug, 350 ml',
+          expireSeconds: 1800,
+          notifyUrl: 'https://shop.example.com/hooks/paygate',
+          metadata: { cartId: 'c-1' },
+        },
+      },
+    },
+  })
   @ApiResponse({ status: 201, type: OrderResponse, description: 'created' })
   @ApiResponse({
     status: 200,
     type: OrderResponse,
     description: 'same merchantOrderNo, amount and subject: the existing order',
   })
-  @ErrorResponses(400, 401, 403, 409)
+  @ErrorResponses(400, 401, 403, 'ORDER_CONFLICT', 413)
   async create(
     @Body() dto: CreateOrderDto,
     @Res({ passthrough: true }) res: Response,
@@ -34,21 +69,23 @@ export class OrdersController {
 
   @Get()
   @Access('merchant')
+  @ApiOperation({ summary: 'Find an order by your own merchantOrderNo' })
   @ApiOkResponse({ type: OrderResponse })
-  @ErrorResponses(400, 401, 403, 404)
+  @ErrorResponses(400, 401, 403, 'ORDER_NOT_FOUND')
   async findByMerchantOrderNo(@Query() query: FindOrderQuery): Promise<OrderResponse> {
     return OrderResponse.of(await this.orders.getByMerchantOrderNo(query.merchantOrderNo));
   }
 
   @Get(':id')
   @Access('merchant', 'client')
+  @ApiOperation({ summary: "One order, by id (merchant key, or that order's client secret)" })
   @ApiHeader({
     name: 'X-Client-Secret',
     required: false,
     description: "the order's clientSecret, for storefront frontends",
   })
   @ApiOkResponse({ type: OrderResponse })
-  @ErrorResponses(401, 403, 404)
+  @ErrorResponses(401, 403, 'ORDER_NOT_FOUND')
   async get(@Param('id') id: string): Promise<OrderResponse> {
     return OrderResponse.of(await this.orders.get(id));
   }

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '../auth/access.decorator';
 import { ErrorResponses } from '../common/http/error-responses.decorator';
@@ -23,13 +30,32 @@ export class RefundsController {
       'however many run at once. Alipay answers at once (SUCCEEDED or FAILED); an unsure answer, or WeChat Pay, leaves the ' +
       'refund PENDING until a notification or the sync job settles it. `refund.succeeded` / `refund.failed` webhooks follow.',
   })
+  @ApiBody({
+    type: CreateRefundDto,
+    examples: {
+      refund: { summary: 'Refund ¥1.00', value: { merchantRefundNo: 'RF-1001', amount: 100 } },
+      withReason: {
+        summary: 'With a reason shown to the buyer',
+        value: { merchantRefundNo: 'RF-1002', amount: 100, reason: 'one cup broken' },
+      },
+    },
+  })
   @ApiResponse({ status: 201, type: RefundResponse, description: 'created' })
   @ApiResponse({
     status: 200,
     type: RefundResponse,
     description: 'the same merchantRefundNo and amount again: the existing refund',
   })
-  @ErrorResponses(400, 401, 403, 404, 409)
+  @ErrorResponses(
+    400,
+    401,
+    403,
+    'ORDER_NOT_FOUND',
+    'REFUND_EXCEEDS_PAID',
+    'REFUND_CONFLICT',
+    'ORDER_NOT_REFUNDABLE',
+    413,
+  )
   async create(
     @Param('id') orderId: string,
     @Body() dto: CreateRefundDto,
@@ -45,7 +71,7 @@ export class RefundsController {
     summary: "An order's refunds, oldest first, including those paygate made by itself",
   })
   @ApiOkResponse({ type: RefundListResponse })
-  @ErrorResponses(401, 403, 404)
+  @ErrorResponses(401, 403, 'ORDER_NOT_FOUND')
   async listForOrder(@Param('id') orderId: string): Promise<RefundListResponse> {
     return { items: (await this.refunds.listForOrder(orderId)).map((r) => RefundResponse.of(r)) };
   }
@@ -53,7 +79,7 @@ export class RefundsController {
   @Get('refunds/:id')
   @ApiOperation({ summary: 'One refund' })
   @ApiOkResponse({ type: RefundResponse })
-  @ErrorResponses(401, 403, 404)
+  @ErrorResponses(401, 403, 'REFUND_NOT_FOUND')
   async get(@Param('id') id: string): Promise<RefundResponse> {
     return RefundResponse.of(await this.refunds.get(id));
   }

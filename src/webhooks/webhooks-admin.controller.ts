@@ -10,7 +10,7 @@ import {
 } from './dto/webhook-delivery.response';
 import { WebhooksAdminService } from './webhooks-admin.service';
 
-@ApiTags('admin')
+@ApiTags('webhooks')
 @ApiBearerAuth('admin')
 @Access('admin')
 @Controller('admin/webhooks/deliveries')
@@ -28,7 +28,7 @@ export class WebhooksAdminController {
   @Get(':id')
   @ApiOperation({ summary: 'One delivery with its event payload and every attempt' })
   @ApiOkResponse({ type: WebhookDeliveryDetailResponse })
-  @ErrorResponses(401, 403, 404)
+  @ErrorResponses(401, 403, 'WEBHOOK_DELIVERY_NOT_FOUND')
   get(@Param('id') id: string): Promise<WebhookDeliveryDetailResponse> {
     return this.admin.get(id);
   }
@@ -43,7 +43,7 @@ export class WebhooksAdminController {
       'gets this one attempt; one still retrying skips its wait. 409 while an instance is sending it.',
   })
   @ApiOkResponse({ type: RedeliverResponse })
-  @ErrorResponses(401, 403, 404, 409)
+  @ErrorResponses(401, 403, 'WEBHOOK_DELIVERY_NOT_FOUND', 'WEBHOOK_DELIVERY_IN_FLIGHT')
   redeliver(@Param('id') id: string): Promise<RedeliverResponse> {
     return this.admin.redeliver(id);
   }

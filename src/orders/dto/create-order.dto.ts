@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import {
   IsInt,
   IsObject,
@@ -45,38 +46,55 @@ function IsPlainObject(options?: ValidationOptions): PropertyDecorator {
 }
 
 export class CreateOrderDto {
-  /** The storefront's own order number; creating twice with it is safe. */
+  @ApiProperty({
+    description:
+      "The storefront's own order number (1-64 of A-Z a-z 0-9 _ -); creating twice with it is safe.",
+    example: 'SO-1001',
+  })
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,64}$/, {
     message: 'merchantOrderNo must be 1-64 characters of A-Z a-z 0-9 _ -',
   })
   merchantOrderNo!: string;
 
-  /** Amount in fen (CNY cents): 100 = ¥1.00. */
+  @ApiProperty({
+    type: 'integer',
+    description: 'Amount in fen (CNY cents): 100 = ¥1.00.',
+    minimum: 1,
+    maximum: MAX_AMOUNT_FEN,
+    example: 8880,
+  })
   @IsInt({ message: 'amount must be an integer number of fen' })
   @Min(1, { message: 'amount must be at least 1 fen' })
   @Max(MAX_AMOUNT_FEN, { message: `amount must be at most ${MAX_AMOUNT_FEN} fen` })
   amount!: number;
 
-  /** Shown to the buyer by the channel. */
+  @ApiProperty({ description: 'Shown to the buyer by the channel.', example: 'Blue mug' })
   @IsString()
   @Length(1, 128)
   @Matches(/^[^\p{Cc}]*$/u, { message: 'subject must not contain control characters' })
   subject!: string;
 
+  @ApiPropertyOptional({ description: 'For your own records; at most 512 characters.' })
   @IsOptional()
   @IsString()
   @MaxLength(512)
   description?: string;
 
-  /** Seconds the order stays payable; default ORDER_EXPIRE_SECONDS. */
+  @ApiPropertyOptional({
+    type: 'integer',
+    description: 'Seconds the order stays payable (60 to 15 days); default ORDER_EXPIRE_SECONDS.',
+  })
   @IsOptional()
   @IsInt()
   @Min(60)
   @Max(15 * 24 * 3600)
   expireSeconds?: number;
 
-  /** Where this order's webhooks go; default MERCHANT_WEBHOOK_URL. */
+  @ApiPropertyOptional({
+    description:
+      "Where this order's webhooks go, an http(s) URL such as https://shop.example.com/hooks/paygate; default MERCHANT_WEBHOOK_URL.",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(1024)
@@ -86,7 +104,11 @@ export class CreateOrderDto {
   )
   notifyUrl?: string;
 
-  /** Free-form JSON object (≤ 4 KB) echoed back in the order and its webhooks. */
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description: 'Free-form JSON object (≤ 4 KB) echoed back in the order and its webhooks.',
+  })
   @IsOptional()
   @IsObject()
   @IsPlainObject()

@@ -1,15 +1,22 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsIP, IsOptional, IsString, IsUrl, Matches, MaxLength } from 'class-validator';
 import { CHANNELS, Channel, PAYMENT_METHODS, PaymentMethod } from '../payment-provider';
 
 export class CreatePaymentDto {
+  @ApiProperty({ enum: CHANNELS, example: 'alipay' })
   @IsIn(CHANNELS, { message: `channel must be one of ${CHANNELS.join(', ')}` })
   channel!: Channel;
 
-  /** qr (Alipay precreate), page (PC web), wap (mobile web), app (Alipay app SDK), jsapi/h5 (WeChat). */
+  @ApiProperty({
+    enum: PAYMENT_METHODS,
+    description:
+      'qr (Alipay precreate), page (PC web), wap (mobile web), app (Alipay app SDK), jsapi/h5 (WeChat).',
+    example: 'qr',
+  })
   @IsIn(PAYMENT_METHODS, { message: `method must be one of ${PAYMENT_METHODS.join(', ')}` })
   method!: PaymentMethod;
 
-  /** WeChat JSAPI payer openid. */
+  @ApiPropertyOptional({ description: 'WeChat JSAPI payer openid.' })
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,128}$/, {
@@ -17,12 +24,15 @@ export class CreatePaymentDto {
   })
   openid?: string;
 
-  /** The buyer's IP (WeChat H5 requires it). */
+  @ApiPropertyOptional({ description: "The buyer's IPv4 or IPv6 address (WeChat H5 requires it)." })
   @IsOptional()
   @IsIP(undefined, { message: 'clientIp must be an IPv4 or IPv6 address' })
   clientIp?: string;
 
-  /** Where the channel sends the buyer's browser after page/WAP payment. */
+  @ApiPropertyOptional({
+    description:
+      "Where the channel sends the buyer's browser after page/WAP payment: an http(s) URL.",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(1024)

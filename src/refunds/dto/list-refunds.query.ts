@@ -14,7 +14,9 @@ export class ListRefundsQuery {
   @IsIn(REFUND_KINDS, { message: `kind must be one of ${REFUND_KINDS.join(', ')}` })
   kind?: RefundKind;
 
-  @ApiPropertyOptional({ description: 'an order id (ord_…)' })
+  @ApiPropertyOptional({
+    description: "only this order's refunds: an order id such as ord_7QbXk2MZf0N3rVt9Lw1sYcAa",
+  })
   @IsOptional()
   @IsString()
   @Matches(/^ord_[0-9A-Za-z]{24}$/, { message: 'orderId must be an order id (ord_…)' })
@@ -28,7 +30,10 @@ export class ListRefundsQuery {
   @Max(200, { message: 'limit must be an integer from 1 to 200' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: "the previous page's nextCursor, for the next (older) page" })
+  @ApiPropertyOptional({
+    description:
+      "the previous page's nextCursor, for the next (older) page; leave empty for the first page",
+  })
   @IsOptional()
   @IsString()
   @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be a nextCursor from this API' })

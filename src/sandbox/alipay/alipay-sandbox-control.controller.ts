@@ -15,6 +15,7 @@ import {
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -91,6 +92,15 @@ export class AlipaySandboxControlController {
       'Sets TRADE_SUCCESS (or TRADE_FINISHED) and notifies the notify_url: normally, twice at once (duplicate), after delayMs (delay), or not at all (drop). Unacknowledged notifications are retried on Alipay’s schedule scaled by timeScale.',
   })
   @ApiParam(TRADE_PARAM)
+  @ApiBody({
+    type: PaySandboxTradeDto,
+    examples: {
+      normal: { summary: 'Paid, notified normally', value: { notify: 'normal' } },
+      duplicate: { summary: 'The notification twice at once', value: { notify: 'duplicate' } },
+      delay: { summary: 'Notified 2 s late', value: { notify: 'delay', delayMs: 2000 } },
+      drop: { summary: 'Never notified (only a query finds out)', value: { notify: 'drop' } },
+    },
+  })
   @ApiOkResponse({ type: SandboxTradeResponse })
   @ApiBadRequestResponse({ description: 'invalid body' })
   @ApiConflictResponse({ description: 'already paid, or closed (see force)' })
@@ -116,6 +126,10 @@ export class AlipaySandboxControlController {
       'Only alipay.trade.query reveals the payment: exercises the pending-payment sync job.',
   })
   @ApiParam(TRADE_PARAM)
+  @ApiBody({
+    type: MarkPaidSandboxTradeDto,
+    examples: { paid: { summary: 'TRADE_SUCCESS', value: {} } },
+  })
   @ApiOkResponse({ type: SandboxTradeResponse })
   @ApiConflictResponse({ description: 'not WAIT_BUYER_PAY' })
   markPaid(
@@ -145,6 +159,16 @@ export class AlipaySandboxControlController {
       'A fresh notification (new notify_id) for TRADE_SUCCESS / TRADE_FINISHED / TRADE_CLOSED, with refund fields after a refund. tamper sends a wrong one once, to test rejection.',
   })
   @ApiParam(TRADE_PARAM)
+  @ApiBody({
+    type: NotifySandboxTradeDto,
+    examples: {
+      again: { summary: 'The same notification again, valid', value: {} },
+      tampered: {
+        summary: 'A forged signature, to see it rejected',
+        value: { tamper: 'signature' },
+      },
+    },
+  })
   @ApiOkResponse({ type: SandboxNotificationResponse })
   @ApiConflictResponse({
     description: 'WAIT_BUYER_PAY (Alipay notifies nothing), or no notify_url',
@@ -165,6 +189,20 @@ export class AlipaySandboxControlController {
       'Drives every branch of paygate’s refunds by hand: fail → FAILED and the amount is free again; system_error → PENDING until the sync job re-sends it; delay past ALIPAY_TIMEOUT_MS → PENDING although Alipay refunded, until the sync job’s query finds it.',
   })
   @ApiParam(TRADE_PARAM)
+  @ApiBody({
+    type: RefundFaultDto,
+    examples: {
+      fail: { summary: 'The next refund fails for certain', value: { outcome: 'fail' } },
+      systemError: {
+        summary: 'The next refund meets an unsure ACQ.SYSTEM_ERROR',
+        value: { outcome: 'system_error' },
+      },
+      delay: {
+        summary: 'The next refund is answered after 30 s (a timeout for paygate)',
+        value: { outcome: 'delay', delayMs: 30000 },
+      },
+    },
+  })
   @ApiOkResponse({ type: SandboxTradeResponse })
   @ApiBadRequestResponse({ description: 'invalid body' })
   nextRefund(

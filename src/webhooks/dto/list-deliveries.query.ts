@@ -6,18 +6,25 @@ import { DeliveryStatus } from '../entities/webhook-delivery.entity';
 export const DEFAULT_PAGE_SIZE = 50;
 
 export class ListDeliveriesQuery {
-  @ApiPropertyOptional({ enum: DeliveryStatus, example: DeliveryStatus.FAILED })
+  @ApiPropertyOptional({
+    enum: DeliveryStatus,
+    description: 'only deliveries in this state, e.g. FAILED: those that used up their retries',
+  })
   @IsOptional()
   @IsEnum(DeliveryStatus, { message: 'status must be one of PENDING, DELIVERED, FAILED' })
   status?: DeliveryStatus;
 
-  @ApiPropertyOptional({ example: 'ord_7QbXk2MZf0N3rVt9Lw1sYcAa' })
+  @ApiPropertyOptional({
+    description: "only this order's deliveries: an order id such as ord_7QbXk2MZf0N3rVt9Lw1sYcAa",
+  })
   @IsOptional()
   @IsString()
   @Matches(/^ord_[0-9A-Za-z]{24}$/, { message: 'orderId must be an order id (ord_…)' })
   orderId?: string;
 
-  @ApiPropertyOptional({ example: 'evt_Zp4Q0cB1mW8xYt3RkLs2NdHa' })
+  @ApiPropertyOptional({
+    description: "only this event's deliveries: an event id such as evt_Zp4Q0cB1mW8xYt3RkLs2NdHa",
+  })
   @IsOptional()
   @IsString()
   @Matches(/^evt_[0-9A-Za-z]{24}$/, { message: 'eventId must be an event id (evt_…)' })
@@ -32,8 +39,8 @@ export class ListDeliveriesQuery {
   limit?: number;
 
   @ApiPropertyOptional({
-    description: "the previous page's nextCursor, for the next (older) page",
-    example: 'MTc2Mzc4MDAwMDAwMC53aGRfOGJYcTJOd0w0cFIwc1RrM1p2OW1ZYzFB',
+    description:
+      "the previous page's nextCursor, for the next (older) page; leave empty for the first page",
   })
   @IsOptional()
   @IsString()
