@@ -214,7 +214,59 @@ describe('orders API (e2e)', () => {
         .set(t.merchant)
         .expect(400);
       expect(res.body.message).toContain('merchantOrderNo');
-      await t.http.get('/api/orders').set(t.merchant).expect(400);
+      for (const query of [
+        { status: 'SHIPPED' },
+        { createdFrom: 'yesterday' },
+        { limit: 0 },
+        { cursor: 'bm9wZQ' },
+      ])
+        await t.http.get('/api/orders').query(query).set(t.merchant).expect(400);
+    });
+  });
+
+  describe('list', () => {
+    it('GET /api/orders pages newest first with {items, nextCursor}, filtered by status and time', async () => {
+      const from = new Date().toISOString();
+      await new Promise((r) => setTimeout(r, 5)); // nothing created before this counts
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++)
+        ids.push(
+          (await t.http.post('/api/orders').set(t.merchant).send(orderInput()).expect(201)).body.id,
+        );
+      const first = await t.http
+        .get('/api/orders')
+        .query({ createdFrom: from, limit: 2 })
+        .set(t.merchant)
+        .expect(200);
+      expect(first.body.items.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      expect(first.body.items[0]).toHaveProperty('clientSecret');
+      const second = await t.http
+        .get('/api/orders')
+        .query({ createdFrom: from, limit: 2, cursor: first.body.nextCursor })
+        .set(t.merchant)
+        .expect(200);
+      expect(second.body.items.map((o: { id: string }) => o.id)).toEqual([ids[0]]);
+      expect(second.body.nextCursor).toBeNull();
+      const paid = await t.http
+        .get('/api/orders')
+        .query({ createdFrom: from, status: 'PAID' })
+        .set(t.merchant)
+        .expect(200);
+      expect(paid.body).toEqual({ items: [], nextCursor: null });
+      const none = await t.http
+        .get('/api/orders')
+        .query({ createdTo: from })
+        .set(t.merchant)
+        .expect(200);
+      expect(none.body.items.map((o: { id: string }) => o.id)).not.toContain(ids[0]);
+      // The admin search answers in the same shape.
+      const admin = await t.http
+        .get('/admin/orders')
+        .query({ createdFrom: from, limit: 2 })
+        .set(t.admin)
+        .expect(200);
+      expect(admin.body.items.map((o: { id: string }) => o.id)).toEqual([ids[2], ids[1]]);
+      expect(admin.body.nextCursor).toEqual(expect.any(String));
     });
   });
 

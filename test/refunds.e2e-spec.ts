@@ -527,7 +527,7 @@ describe('refunds paygate makes by itself (e2e)', () => {
     await Promise.all(services.map((s) => s.startDueAutoRefunds(100)));
     expect((await sandboxTrade(a, second.outTradeNo)).refunds).toHaveLength(1);
     const toRefund = await a.http.get('/admin/payments/to-refund').set(a.admin).expect(200);
-    const entry = toRefund.body.find(
+    const entry = toRefund.body.items.find(
       (e: { payment: { id: string } }) => e.payment.id === second.id,
     );
     expect(entry).toMatchObject({

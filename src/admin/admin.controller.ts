@@ -2,20 +2,17 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Access } from '../auth/access.decorator';
 import { ErrorResponses } from '../common/http/error-responses.decorator';
+import { mapPage, PageQuery } from '../common/pagination/keyset';
 import { NotificationsService } from '../notifications/notifications.service';
-import { OrderResponse } from '../orders/dto/order.response';
+import { OrderPageResponse, OrderResponse } from '../orders/dto/order.response';
 import { OrdersService } from '../orders/orders.service';
 import { PaymentResponse } from '../payments/dto/payment.response';
 import { PaymentsService } from '../payments/payments.service';
 import { ListRefundsQuery } from '../refunds/dto/list-refunds.query';
-import {
-  RefundListResponse,
-  RefundPageResponse,
-  RefundResponse,
-} from '../refunds/dto/refund.response';
+import { RefundPageResponse, RefundResponse } from '../refunds/dto/refund.response';
 import { RefundsService } from '../refunds/refunds.service';
 import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
-import { NotificationsQuery, PageQuery, SearchOrdersQuery } from './dto/admin-queries.dto';
+import { NotificationsQuery, SearchOrdersQuery } from './dto/admin-queries.dto';
 
 /** Read-only views for operators: find an order and see everything that happened to it. */
 @ApiTags('admin')
@@ -35,11 +32,10 @@ export class AdminController {
   @ApiOperation({
     summary: 'Search orders by status, creation date and merchantOrderNo (newest first)',
   })
-  @ApiOkResponse({ type: [OrderResponse] })
+  @ApiOkResponse({ type: OrderPageResponse })
   @ErrorResponses(400, 401, 403)
-  async searchOrders(@Query() q: SearchOrdersQuery): Promise<OrderResponse[]> {
-    const orders = await this.orders.search({ ...q, limit: q.limit ?? 50, offset: q.offset ?? 0 });
-    return orders.map((o) => OrderResponse.of(o));
+  async searchOrders(@Query() q: SearchOrdersQuery): Promise<OrderPageResponse> {
+    return mapPage(await this.orders.search(q), (o) => OrderResponse.of(o));
   }
 
   @Get('orders/:id')
@@ -75,7 +71,7 @@ export class AdminController {
   })
   @ErrorResponses(400, 401, 403)
   notificationsInbox(@Query() q: NotificationsQuery) {
-    return this.notifications.listByOutcome({ ...q, limit: q.limit ?? 50, offset: q.offset ?? 0 });
+    return this.notifications.listByOutcome(q);
   }
 
   @Get('payments/to-refund')
@@ -85,16 +81,17 @@ export class AdminController {
   })
   @ErrorResponses(401, 403)
   async toRefund(@Query() q: PageQuery) {
-    const payments = await this.payments.listToRefund(q.limit ?? 50);
-    const refunds = await this.refunds.listForPayments(payments.map((p) => p.id));
-    return payments.map((p) => ({
-      payment: PaymentResponse.of(p),
-      anomaly: p.anomaly,
+    const page = await this.payments.listToRefund(q);
+    const refunds = await this.refunds.listForPayments(page.items.map((p) => p.id));
+    return mapPage(page, (p) => {
       // null until the auto-refunds job has started it (within one poll interval)
-      refund: ((r) => (r ? RefundResponse.of(r) : null))(
-        refunds.find((r) => r.paymentId === p.id && r.kind !== 'merchant'),
-      ),
-    }));
+      const refund = refunds.find((r) => r.paymentId === p.id && r.kind !== 'merchant');
+      return {
+        payment: PaymentResponse.of(p),
+        anomaly: p.anomaly,
+        refund: refund ? RefundResponse.of(refund) : null,
+      };
+    });
   }
 
   @Get('refunds')
@@ -104,20 +101,17 @@ export class AdminController {
   @ApiOkResponse({ type: RefundPageResponse })
   @ErrorResponses(400, 401, 403)
   async searchRefunds(@Query() q: ListRefundsQuery): Promise<RefundPageResponse> {
-    const page = await this.refunds.search(q);
-    return { items: page.items.map((r) => RefundResponse.of(r)), nextCursor: page.nextCursor };
+    return mapPage(await this.refunds.search(q), (r) => RefundResponse.of(r));
   }
 
   @Get('refunds/stuck')
   @ApiOperation({
     summary:
-      'Refunds still PENDING more than a day after they were asked for (the channel keeps saying "not yet", or cannot be reached), oldest first',
+      'Refunds still PENDING more than a day after they were asked for (the channel keeps saying "not yet", or cannot be reached), newest first',
   })
-  @ApiOkResponse({ type: RefundListResponse })
+  @ApiOkResponse({ type: RefundPageResponse })
   @ErrorResponses(400, 401, 403)
-  async stuckRefunds(@Query() q: PageQuery): Promise<RefundListResponse> {
-    return {
-      items: (await this.refunds.listStuck(q.limit ?? 50)).map((r) => RefundResponse.of(r)),
-    };
+  async stuckRefunds(@Query() q: PageQuery): Promise<RefundPageResponse> {
+    return mapPage(await this.refunds.listStuck(q), (r) => RefundResponse.of(r));
   }
 }

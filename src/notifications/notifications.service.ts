@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { newId } from '../common/ids/ids';
+import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { insertRow } from '../database/sql';
@@ -158,25 +159,18 @@ export class NotificationsService {
     return reply;
   }
 
-  listByOutcome(filter: {
-    outcome?: string;
-    channel?: string;
-    outTradeNo?: string;
-    limit: number;
-    offset: number;
-  }) {
-    const qb = this.dataSource.manager
-      .createQueryBuilder(ChannelNotification, 'n')
-      .orderBy('n.received_at', 'DESC')
-      .take(filter.limit)
-      .skip(filter.offset);
+  /** The inbox, newest first, by outcome (any `rejected:` reason for `rejected`), channel and trade. */
+  listByOutcome(
+    filter: PageQuery & { outcome?: string; channel?: string; outTradeNo?: string },
+  ): Promise<Page<ChannelNotification>> {
+    const qb = this.dataSource.manager.createQueryBuilder(ChannelNotification, 'n');
     if (filter.outcome) {
       if (filter.outcome === 'rejected') qb.andWhere('n.outcome LIKE :o', { o: 'rejected:%' });
       else qb.andWhere('n.outcome = :o', { o: filter.outcome });
     }
     if (filter.channel) qb.andWhere('n.channel = :c', { c: filter.channel });
-    if (filter.outTradeNo) qb.andWhere('n.out_trade_no = :t', { t: filter.outTradeNo });
-    return qb.getMany();
+    if (filter.outTradeNo) qb.andWhere('n.outTradeNo = :t', { t: filter.outTradeNo });
+    return keysetPage(qb, 'n', 'receivedAt', filter);
   }
 
   listForTrades(outTradeNos: string[]): Promise<ChannelNotification[]> {

@@ -2,18 +2,21 @@ import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiExtraModels,
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiResponse,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Access } from '../auth/access.decorator';
 import { ErrorResponses } from '../common/http/error-responses.decorator';
+import { mapPage } from '../common/pagination/keyset';
 import { CreateOrderDto } from './dto/create-order.dto';
 import { FindOrderQuery } from './dto/find-order.query';
-import { OrderResponse } from './dto/order.response';
+import { OrderPageResponse, OrderResponse } from './dto/order.response';
 import { OrdersService } from './orders.service';
 
 @ApiTags('orders')
@@ -69,11 +72,23 @@ export class OrdersController {
 
   @Get()
   @Access('merchant')
-  @ApiOperation({ summary: 'Find an order by your own merchantOrderNo' })
-  @ApiOkResponse({ type: OrderResponse })
+  @ApiOperation({
+    summary: 'Your orders, newest first — or, with merchantOrderNo, that one order',
+    description:
+      'Without merchantOrderNo: `{items, nextCursor}` filtered by status and creation time (createdFrom inclusive, ' +
+      'createdTo exclusive); pass nextCursor as cursor for the next page. With merchantOrderNo: that Order, or 404.',
+  })
+  @ApiExtraModels(OrderPageResponse)
+  @ApiOkResponse({
+    schema: {
+      oneOf: [{ $ref: getSchemaPath(OrderPageResponse) }, { $ref: getSchemaPath(OrderResponse) }],
+    },
+  })
   @ErrorResponses(400, 401, 403, 'ORDER_NOT_FOUND')
-  async findByMerchantOrderNo(@Query() query: FindOrderQuery): Promise<OrderResponse> {
-    return OrderResponse.of(await this.orders.getByMerchantOrderNo(query.merchantOrderNo));
+  async list(@Query() query: FindOrderQuery): Promise<OrderPageResponse | OrderResponse> {
+    if (query.merchantOrderNo)
+      return OrderResponse.of(await this.orders.getByMerchantOrderNo(query.merchantOrderNo));
+    return mapPage(await this.orders.search(query), (o) => OrderResponse.of(o));
   }
 
   @Get(':id')

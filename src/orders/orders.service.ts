@@ -4,9 +4,11 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { DomainError, notFound } from '../common/errors/domain-error';
 import { newClientSecret, newId } from '../common/ids/ids';
+import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { appConfig } from '../config/app.config';
 import { isUniqueViolation } from '../database/database-errors';
 import { execute, findById, insertRow, updateIfStatus } from '../database/sql';
+import { sqlTime } from '../database/sql-time';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { WebhookOutboxService } from '../webhooks/webhook-outbox.service';
 import { CreateOrderDto } from './dto/create-order.dto';
@@ -216,20 +218,16 @@ export class OrdersService {
     return this.get(id, tx);
   }
 
-  /** Admin search, newest first. */
-  search(filter: OrderSearch): Promise<Order[]> {
-    const qb = this.dataSource.manager
-      .createQueryBuilder(Order, 'o')
-      .orderBy('o.created_at', 'DESC')
-      .addOrderBy('o.id', 'DESC')
-      .take(filter.limit)
-      .skip(filter.offset);
+  /** Orders newest first, by status, creation time and merchantOrderNo; one page. */
+  search(filter: OrderSearch): Promise<Page<Order>> {
+    const qb = this.dataSource.manager.createQueryBuilder(Order, 'o');
     if (filter.status) qb.andWhere('o.status = :status', { status: filter.status });
     if (filter.merchantOrderNo)
-      qb.andWhere('o.merchant_order_no = :no', { no: filter.merchantOrderNo });
-    if (filter.createdFrom) qb.andWhere('o.created_at >= :from', { from: filter.createdFrom });
-    if (filter.createdTo) qb.andWhere('o.created_at < :to', { to: filter.createdTo });
-    return qb.getMany();
+      qb.andWhere('o.merchantOrderNo = :no', { no: filter.merchantOrderNo });
+    if (filter.createdFrom)
+      qb.andWhere('o.createdAt >= :from', { from: sqlTime(filter.createdFrom) });
+    if (filter.createdTo) qb.andWhere('o.createdAt < :to', { to: sqlTime(filter.createdTo) });
+    return keysetPage(qb, 'o', 'createdAt', filter);
   }
 
   /** Pending orders whose time is up, for the close-expired job. */
@@ -250,11 +248,9 @@ function transitionSet(event: OrderEvent, patch: Partial<Order>, now: Date): Par
   return { ...patch, status: ORDER_TRANSITIONS[event].to, updatedAt: now };
 }
 
-export interface OrderSearch {
+export interface OrderSearch extends PageQuery {
   status?: OrderStatus;
   merchantOrderNo?: string;
   createdFrom?: Date;
   createdTo?: Date;
-  limit: number;
-  offset: number;
 }

@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -51,13 +52,20 @@ export class PaymentsController {
     required: false,
     description: "the order's clientSecret, for storefront frontends",
   })
-  @ApiCreatedResponse({ type: PaymentResponse })
+  @ApiCreatedResponse({ type: PaymentResponse, description: 'a new attempt' })
+  @ApiOkResponse({
+    type: PaymentResponse,
+    description: 'an attempt for this channel and method is already open: the same one',
+  })
   @ErrorResponses(400, 401, 403, 'ORDER_NOT_FOUND', 'ORDER_NOT_PAYABLE', 413, 502, 503)
   async create(
     @Param('id') orderId: string,
     @Body() dto: CreatePaymentDto,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<PaymentResponse> {
-    const { payment } = await this.payments.create(orderId, dto);
+    const { payment, created } = await this.payments.create(orderId, dto);
+    // As with orders: 201 for what this call made, 200 for what was already there.
+    res.status(created ? 201 : 200);
     return PaymentResponse.of(payment);
   }
 

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, IsNull, LessThanOrEqual, Not } from 'typeorm';
 import { DomainError, notFound } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
+import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { fenFromColumn } from '../common/money/money';
 import { appConfig } from '../config/app.config';
 import {
@@ -423,13 +424,13 @@ export class PaymentsService {
     });
   }
 
-  /** Succeeded payments that must be refunded (duplicates, late payments under the refund policy). */
-  listToRefund(limit = 100): Promise<Payment[]> {
-    return this.dataSource.manager.find(Payment, {
-      where: { status: PaymentStatus.SUCCEEDED, anomaly: In(['DUPLICATE', 'LATE_REFUND']) },
-      order: { createdAt: 'ASC' },
-      take: limit,
-    });
+  /** Succeeded payments that must be refunded (duplicates, late payments under the refund policy), newest first. */
+  listToRefund(query: PageQuery): Promise<Page<Payment>> {
+    const qb = this.dataSource.manager
+      .createQueryBuilder(Payment, 'p')
+      .where('p.status = :status', { status: PaymentStatus.SUCCEEDED })
+      .andWhere('p.anomaly IN (:...anomalies)', { anomalies: ['DUPLICATE', 'LATE_REFUND'] });
+    return keysetPage(qb, 'p', 'createdAt', query);
   }
 
   private setStatus(

@@ -1,8 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Brackets, DataSource, LessThan, LessThanOrEqual } from 'typeorm';
+import { DataSource, LessThanOrEqual } from 'typeorm';
 import { DomainError, notFound } from '../common/errors/domain-error';
 import { newChannelNo, newId } from '../common/ids/ids';
+import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
 import { execute, findById, insertRow, updateIfStatus } from '../database/sql';
 import { sqlTime } from '../database/sql-time';
@@ -30,8 +31,6 @@ const QUERY_BACKOFF_MINUTES = [1, 2, 5, 10, 30, 60];
 
 /** A PENDING refund older than this is listed for admins (GET /admin/refunds/stuck). */
 export const STUCK_AFTER_MS = 24 * 3600_000;
-
-const DEFAULT_PAGE = 50;
 
 export interface CreateRefundResult {
   refund: Refund;
@@ -394,43 +393,24 @@ export class RefundsService {
       .getMany();
   }
 
-  /** Admin list, newest first, by keyset (created_at, id). */
-  async search(query: ListRefundsQuery): Promise<{ items: Refund[]; nextCursor: string | null }> {
-    const limit = query.limit ?? DEFAULT_PAGE;
+  /** Admin list, newest first. */
+  search(query: ListRefundsQuery): Promise<Page<Refund>> {
     const qb = this.dataSource.manager.createQueryBuilder(Refund, 'r');
     if (query.status) qb.andWhere('r.status = :status', { status: query.status });
     if (query.kind) qb.andWhere('r.kind = :kind', { kind: query.kind });
-    if (query.orderId) qb.andWhere('r.order_id = :orderId', { orderId: query.orderId });
-    if (query.cursor) {
-      const after = decodeCursor(query.cursor);
-      qb.andWhere(
-        new Brackets((w) =>
-          w
-            .where('r.created_at < :cAt', { cAt: sqlTime(after.createdAt) })
-            .orWhere('(r.created_at = :cAt AND r.id < :cId)', { cId: after.id }),
-        ),
-      );
-    }
-    const rows = await qb
-      .orderBy('r.created_at', 'DESC')
-      .addOrderBy('r.id', 'DESC')
-      .limit(limit + 1)
-      .getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    if (query.orderId) qb.andWhere('r.orderId = :orderId', { orderId: query.orderId });
+    return keysetPage(qb, 'r', 'createdAt', query);
   }
 
   /** PENDING for more than a day: the channel keeps saying "not yet", or cannot be reached. */
-  listStuck(limit: number, now = new Date()): Promise<Refund[]> {
-    return this.dataSource.manager.find(Refund, {
-      where: {
-        status: RefundStatus.PENDING,
-        createdAt: LessThan(new Date(now.getTime() - STUCK_AFTER_MS)),
-      },
-      order: { createdAt: 'ASC' },
-      take: limit,
-    });
+  listStuck(query: PageQuery, now = new Date()): Promise<Page<Refund>> {
+    const qb = this.dataSource.manager
+      .createQueryBuilder(Refund, 'r')
+      .where('r.status = :status', { status: RefundStatus.PENDING })
+      .andWhere('r.createdAt < :before', {
+        before: sqlTime(new Date(now.getTime() - STUCK_AFTER_MS)),
+      });
+    return keysetPage(qb, 'r', 'createdAt', query);
   }
 }
 
@@ -479,20 +459,4 @@ function notRefundable(order: Order): DomainError {
     'ORDER_NOT_REFUNDABLE',
     `order ${order.id} is ${order.status}: only a paid order can be refunded`,
   );
-}
-
-function encodeCursor(r: Refund): string {
-  return Buffer.from(`${r.createdAt.getTime()}.${r.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = /^(\d{1,15})\.(ref_[0-9A-Za-z]{24})$/.exec(
-    Buffer.from(cursor, 'base64url').toString('utf8'),
-  );
-  if (!match) {
-    throw new DomainError('VALIDATION_FAILED', 'cursor must be a nextCursor from this API', {
-      fields: ['cursor'],
-    });
-  }
-  return { createdAt: new Date(Number(match[1])), id: match[2] };
 }

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
-import { DomainError } from '../common/errors/domain-error';
-import { sqlTime } from '../database/sql-time';
-import { DEFAULT_PAGE_SIZE, ListDeliveriesQuery } from './dto/list-deliveries.query';
+import { ListDeliveriesQuery } from './dto/list-deliveries.query';
+import { keysetPage, mapPage } from '../common/pagination/keyset';
 import {
   RedeliverResponse,
   WebhookAttemptResponse,
@@ -29,30 +28,13 @@ export class WebhooksAdminService {
 
   /** Newest first, by keyset (created_at, id), so pages stay stable while rows are added. */
   async list(query: ListDeliveriesQuery): Promise<WebhookDeliveryListResponse> {
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     const qb = this.dataSource.manager.createQueryBuilder(WebhookDelivery, 'd');
     if (query.status) qb.andWhere('d.status = :status', { status: query.status });
     if (query.orderId) qb.andWhere('d.orderId = :orderId', { orderId: query.orderId });
     if (query.eventId) qb.andWhere('d.eventId = :eventId', { eventId: query.eventId });
-    if (query.cursor) {
-      const after = decodeCursor(query.cursor);
-      qb.andWhere('(d.createdAt < :cAt OR (d.createdAt = :cAt AND d.id < :cId))', {
-        cAt: sqlTime(after.createdAt),
-        cId: after.id,
-      });
-    }
-    const rows = await qb
-      .orderBy('d.createdAt', 'DESC')
-      .addOrderBy('d.id', 'DESC')
-      .limit(limit + 1)
-      .getMany();
-    const page = rows.slice(0, limit);
-    const types = await this.eventTypes(page.map((d) => d.eventId));
-    const last = page[page.length - 1];
-    return {
-      items: page.map((d) => WebhookDeliveryResponse.of(d, types.get(d.eventId)!)),
-      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
-    };
+    const page = await keysetPage(qb, 'd', 'createdAt', query);
+    const types = await this.eventTypes(page.items.map((d) => d.eventId));
+    return mapPage(page, (d) => WebhookDeliveryResponse.of(d, types.get(d.eventId)!));
   }
 
   async get(id: string): Promise<WebhookDeliveryDetailResponse> {
@@ -88,20 +70,4 @@ export class WebhooksAdminService {
     });
     return new Map(events.map((e) => [e.id, e.type]));
   }
-}
-
-function encodeCursor(d: WebhookDelivery): string {
-  return Buffer.from(`${d.createdAt.getTime()}.${d.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const match = /^(\d{1,15})\.(whd_[0-9A-Za-z]{24})$/.exec(
-    Buffer.from(cursor, 'base64url').toString('utf8'),
-  );
-  if (!match) {
-    throw new DomainError('VALIDATION_FAILED', 'cursor must be a nextCursor from this API', {
-      fields: ['cursor'],
-    });
-  }
-  return { createdAt: new Date(Number(match[1])), id: match[2] };
 }

@@ -71,3 +71,14 @@ export class OrderResponse {
     };
   }
 }
+
+export class OrderPageResponse {
+  @ApiProperty({ type: [OrderResponse] })
+  items!: OrderResponse[];
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'pass as cursor for the next (older) page; null on the last page',
+  })
+  nextCursor!: string | null;
+}

@@ -1,11 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsEnum, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsEnum, IsOptional, IsString, Matches } from 'class-validator';
+import { PageQuery } from '../../common/pagination/keyset';
 import { DeliveryStatus } from '../entities/webhook-delivery.entity';
 
-export const DEFAULT_PAGE_SIZE = 50;
-
-export class ListDeliveriesQuery {
+export class ListDeliveriesQuery extends PageQuery {
   @ApiPropertyOptional({
     enum: DeliveryStatus,
     description: 'only deliveries in this state, e.g. FAILED: those that used up their retries',
@@ -29,21 +27,4 @@ export class ListDeliveriesQuery {
   @IsString()
   @Matches(/^evt_[0-9A-Za-z]{24}$/, { message: 'eventId must be an event id (evt_…)' })
   eventId?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: DEFAULT_PAGE_SIZE })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({
-    description:
-      "the previous page's nextCursor, for the next (older) page; leave empty for the first page",
-  })
-  @IsOptional()
-  @IsString()
-  @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be a nextCursor from this API' })
-  cursor?: string;
 }
