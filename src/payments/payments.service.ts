@@ -272,26 +272,8 @@ export class PaymentsService {
       where: { orderId, status: In([PaymentStatus.PENDING, PaymentStatus.FAILED]) },
     });
     for (const attempt of attempts) {
-      const provider = this.providers.get(attempt.channel);
       try {
-        const outcome = await provider.closePayment(attempt.outTradeNo);
-        if (outcome === 'already_paid') {
-          const state = await provider.queryPayment(attempt.outTradeNo);
-          await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
-        } else {
-          await this.uow.run((tx) =>
-            this.setStatus(
-              tx,
-              attempt.id,
-              [PaymentStatus.PENDING, PaymentStatus.FAILED],
-              PaymentStatus.CLOSED,
-              {
-                closedAt: now,
-                nextQueryAt: null,
-              },
-            ),
-          );
-        }
+        await this.closeAttempt(attempt, now);
       } catch (error) {
         this.logger.error(
           `closing ${attempt.outTradeNo} of order ${orderId} on ${attempt.channel} failed: ${(error as Error).message}`,
@@ -332,26 +314,15 @@ export class PaymentsService {
       .limit(limit)
       .getMany();
     for (const attempt of rows) {
-      const provider = this.providers.get(attempt.channel);
       try {
-        const outcome = await provider.closePayment(attempt.outTradeNo);
-        if (outcome === 'already_paid') {
-          const state = await provider.queryPayment(attempt.outTradeNo);
-          await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
+        if ((await this.closeAttempt(attempt, now)) === 'paid')
           this.logger.warn(
             `attempt ${attempt.outTradeNo} of paid order ${attempt.orderId} was paid too: applied as a duplicate`,
           );
-          continue;
-        }
-        await this.uow.run((tx) =>
-          this.setStatus(tx, attempt.id, open, PaymentStatus.CLOSED, {
-            closedAt: now,
-            nextQueryAt: null,
-          }),
-        );
-        this.logger.log(
-          `closed attempt ${attempt.outTradeNo} (${attempt.channel}/${attempt.method}) of paid order ${attempt.orderId}`,
-        );
+        else
+          this.logger.log(
+            `closed attempt ${attempt.outTradeNo} (${attempt.channel}/${attempt.method}) of paid order ${attempt.orderId}`,
+          );
       } catch (error) {
         // Left open: the next run tries again.
         this.logger.warn(
@@ -360,6 +331,29 @@ export class PaymentsService {
       }
     }
     return rows.length;
+  }
+
+  /**
+   * Closes one attempt at its channel, then here. If the channel says it was paid,
+   * that payment is applied through the notification path instead ('paid').
+   */
+  private async closeAttempt(attempt: Payment, now: Date): Promise<'closed' | 'paid'> {
+    const provider = this.providers.get(attempt.channel);
+    if ((await provider.closePayment(attempt.outTradeNo)) === 'already_paid') {
+      const state = await provider.queryPayment(attempt.outTradeNo);
+      await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
+      return 'paid';
+    }
+    await this.uow.run((tx) =>
+      this.setStatus(
+        tx,
+        attempt.id,
+        [PaymentStatus.PENDING, PaymentStatus.FAILED],
+        PaymentStatus.CLOSED,
+        { closedAt: now, nextQueryAt: null },
+      ),
+    );
+    return 'closed';
   }
 
   /**
