@@ -6,6 +6,11 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  describeNetworkError,
+  isConnectFailure,
+  isTimeout,
+} from '../../../common/http/network-errors';
 import { redactText } from '../../../common/logging/redact';
 import {
   AlipayResponseFormatError,
@@ -68,19 +73,6 @@ const SUCCESS_CODE = '10000';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_CONNECT_RETRIES = 2;
 const RETRY_BACKOFF_MS = 200;
-
-/**
- * Errors raised before a TCP connection exists: the request cannot have reached
- * Alipay, so sending it again cannot apply it twice.
- */
-const CONNECT_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
 
 /** The Node SDK's formatUrl list: these go in the form's action URL, the rest in hidden inputs. */
 const URL_SIDE_PARAMS = new Set([
@@ -363,35 +355,3 @@ function escapeHtml(value: string): string {
 }
 
 /** Duck-typed: fetch's DOMException may come from another realm than this module's Error. */
-function errorField(err: unknown, field: 'name' | 'message'): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const value = (err as Record<string, unknown>)[field];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function isTimeout(err: unknown): boolean {
-  const name = errorField(err, 'name');
-  return name === 'TimeoutError' || name === 'AbortError';
-}
-
-/** fetch wraps the socket error: TypeError("fetch failed") → cause → (AggregateError.errors). */
-function errorCodes(err: unknown, depth = 0): string[] {
-  if (depth > 4 || typeof err !== 'object' || err === null) return [];
-  const codes: string[] = [];
-  const { code, cause, errors } = err as { code?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof code === 'string') codes.push(code);
-  codes.push(...errorCodes(cause, depth + 1));
-  if (Array.isArray(errors)) for (const e of errors) codes.push(...errorCodes(e, depth + 1));
-  return codes;
-}
-
-function isConnectFailure(err: unknown): boolean {
-  const codes = errorCodes(err);
-  return codes.length > 0 && codes.every((c) => CONNECT_ERROR_CODES.has(c));
-}
-
-function describeNetworkError(err: unknown): string {
-  const codes = errorCodes(err);
-  if (codes.length > 0) return [...new Set(codes)].join(',');
-  return errorField(err, 'message') ?? String(err);
-}
