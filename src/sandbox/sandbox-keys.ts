@@ -1,8 +1,9 @@
 /**
- * Keys of the built-in Alipay sandbox. Generated once per data directory so that
- * paygate (which signs with the app private key and verifies with the gateway
- * public key) and the sandbox gateway (the other way round) agree across
- * restarts and across instances sharing the directory.
+ * Keys of the built-in Alipay and WeChat Pay sandboxes. Generated once per data
+ * directory so that paygate (which signs with the app / merchant private key and
+ * verifies with the gateway / platform public key) and the sandbox gateway (the
+ * other way round) agree across restarts and across instances sharing the
+ * directory.
  */
 import {
   createPrivateKey,
@@ -21,6 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { randomAlphanumeric } from '../common/ids/ids';
 
 export interface AlipaySandboxKeys {
   /** 16 digits, like a real Alipay app id. */
@@ -177,4 +179,138 @@ function tightenMode(file: string): void {
   } catch {
     // Read-only mounts and the like: the keys are still usable.
   }
+}
+
+// ---- WeChat Pay APIv3 ----------------------------------------------------------
+
+/**
+ * Keys of the built-in WeChat Pay sandbox, in WeChat Pay's public-key mode
+ * (protocols.md C2): paygate signs requests with the merchant private key and
+ * verifies answers and notifications with the platform public key; the sandbox
+ * does the opposite. The APIv3 key encrypts notification resources (C3).
+ */
+export interface WechatSandboxKeys {
+  /** `wx` + 16 lower-case hex, like a real app id. */
+  appId: string;
+  /** 10 digits starting with 1, like a real merchant id. */
+  mchId: string;
+  /** 32 alphanumerics, used as its own 32 bytes (AEAD_AES_256_GCM key). */
+  apiV3Key: string;
+  /** 32 alphanumerics: the APIv2 key, for a v2 sandbox. */
+  apiKey: string;
+  /** PKCS#8 PEM: paygate signs requests with it (`apiclient_key.pem`). */
+  merchantPrivateKeyPem: string;
+  /** SPKI PEM: the sandbox verifies requests with it. */
+  merchantPublicKeyPem: string;
+  /** 40 upper-case hex: the merchant API certificate serial (Authorization serial_no). */
+  merchantCertSerial: string;
+  /** PKCS#8 PEM: the sandbox signs answers and notifications with it. */
+  platformPrivateKeyPem: string;
+  /** SPKI PEM: paygate's "WeChat Pay public key" when it runs on the sandbox. */
+  platformPublicKeyPem: string;
+  /** `PUB_KEY_ID_` + 32 digits: sent as Wechatpay-Serial. */
+  platformPublicKeyId: string;
+}
+
+const WECHAT_ID_RULES: ReadonlyArray<[keyof WechatSandboxKeys, RegExp]> = [
+  ['appId', /^wx[0-9a-f]{16}$/],
+  ['mchId', /^1\d{9}$/],
+  ['apiV3Key', /^[0-9A-Za-z]{32}$/],
+  ['apiKey', /^[0-9A-Za-z]{32}$/],
+  ['merchantCertSerial', /^[0-9A-F]{40}$/],
+  ['platformPublicKeyId', /^PUB_KEY_ID_\d{32}$/],
+];
+
+const WECHAT_KEY_FIELDS = [
+  'merchantPrivateKeyPem',
+  'merchantPublicKeyPem',
+  'platformPrivateKeyPem',
+  'platformPublicKeyPem',
+] as const;
+
+export function wechatSandboxKeyFile(dataDir: string): string {
+  return join(dataDir, 'sandbox', 'wechat-keys.json');
+}
+
+/** Reads `<dataDir>/sandbox/wechat-keys.json`, creating it (mode 0600) on first use. */
+export function ensureWechatSandboxKeys(dataDir: string): WechatSandboxKeys {
+  const file = wechatSandboxKeyFile(dataDir);
+  const existing = readWechatKeyFile(file);
+  if (existing) return existing;
+
+  mkdirSync(join(dataDir, 'sandbox'), { recursive: true, mode: 0o700 });
+  const content = `${JSON.stringify({ createdAt: new Date().toISOString(), ...generateWechatKeys() }, null, 2)}\n`;
+  publishExclusively(file, content);
+  const keys = readWechatKeyFile(file);
+  if (!keys) throw new Error(`could not create the WeChat Pay sandbox key file ${file}`);
+  return keys;
+}
+
+function generateWechatKeys(): WechatSandboxKeys {
+  const pair = () =>
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+  const merchant = pair();
+  const platform = pair();
+  const mchId = `1${digits(9)}`;
+  return {
+    appId: `wx${randomBytes(8).toString('hex')}`,
+    mchId,
+    apiV3Key: randomAlphanumeric(32),
+    apiKey: randomAlphanumeric(32),
+    merchantPrivateKeyPem: merchant.privateKey,
+    merchantPublicKeyPem: merchant.publicKey,
+    merchantCertSerial: randomBytes(20).toString('hex').toUpperCase(),
+    platformPrivateKeyPem: platform.privateKey,
+    platformPublicKeyPem: platform.publicKey,
+    // Real ids read `PUB_KEY_ID_01` + the merchant id + 20 more digits.
+    platformPublicKeyId: `PUB_KEY_ID_01${mchId}${digits(20)}`,
+  };
+}
+
+function readWechatKeyFile(file: string): WechatSandboxKeys | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  // Never quote the file's content in an error: it holds private keys and the APIv3 key.
+  const invalid = (why: string) =>
+    new Error(
+      `${file} is not a valid WeChat Pay sandbox key file (${why}); delete it to generate new keys`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw invalid('not JSON');
+  }
+  if (!raw || typeof raw !== 'object') throw invalid('not a JSON object');
+  const data = raw as Record<string, unknown>;
+  for (const [field, rule] of WECHAT_ID_RULES) {
+    const value = data[field];
+    if (typeof value !== 'string' || !rule.test(value)) throw invalid(field);
+  }
+  for (const field of WECHAT_KEY_FIELDS) {
+    if (typeof data[field] !== 'string') throw invalid(field);
+  }
+  const keys = Object.fromEntries(
+    [...WECHAT_ID_RULES.map(([field]) => field), ...WECHAT_KEY_FIELDS].map((f) => [f, data[f]]),
+  ) as unknown as WechatSandboxKeys;
+  if (!isPair(keys.merchantPrivateKeyPem, keys.merchantPublicKeyPem)) {
+    throw invalid('merchant key pair');
+  }
+  if (!isPair(keys.platformPrivateKeyPem, keys.platformPublicKeyPem)) {
+    throw invalid('platform key pair');
+  }
+  if (keys.merchantPublicKeyPem === keys.platformPublicKeyPem) {
+    throw invalid('the merchant and platform keys are the same');
+  }
+  tightenMode(file);
+  return keys;
 }

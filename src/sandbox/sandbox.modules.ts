@@ -2,21 +2,23 @@ import type { DynamicModule } from '@nestjs/common';
 import { alipayOnSandbox } from '../config/alipay.config';
 import { loadAppConfig } from '../config/app.config';
 import { EnvReader } from '../config/env';
+import { wechatOnSandbox } from '../config/wechat.config';
 import { AlipaySandboxModule } from './alipay/alipay-sandbox.module';
+import { WechatSandboxModule } from './wechat/wechat-sandbox.module';
 
 /** The simulated gateways to mount: one for each channel that has none of its credentials. */
 export function sandboxModules(env: Record<string, string | undefined>): DynamicModule[] {
   const app = loadAppConfig(env);
   const modules: DynamicModule[] = [];
-  if (alipayOnSandbox(env)) {
-    modules.push(
-      AlipaySandboxModule.register({
-        dataDir: app.dataDir,
-        publicBaseUrl: app.publicBaseUrl,
-        // Multiplies Alipay's notification retry schedule (tests compress it).
-        timeScale: new EnvReader(env).number('SANDBOX_TIME_SCALE', 1, 0, 1000),
-      }),
-    );
-  }
+  const settings = {
+    dataDir: app.dataDir,
+    publicBaseUrl: app.publicBaseUrl,
+    // Multiplies the channels' notification retry schedules (tests compress them).
+    timeScale: new EnvReader(env).number('SANDBOX_TIME_SCALE', 1, 0, 1000),
+  };
+  if (alipayOnSandbox(env)) modules.push(AlipaySandboxModule.register(settings));
+  // The v3 sandbox; a v2 one comes with the v2 provider.
+  const wechatV3 = (env.WECHAT_API_VERSION ?? 'v3').toLowerCase() === 'v3';
+  if (wechatOnSandbox(env) && wechatV3) modules.push(WechatSandboxModule.register(settings));
   return modules;
 }

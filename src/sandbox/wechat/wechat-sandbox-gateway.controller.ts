@@ -1,0 +1,241 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Req,
+  Res,
+  ValidationPipe,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { RawBodyRequest } from '../../common/http/body-parsers';
+import { AppClientPayDto, JsapiClientPayDto } from './dto/wechat-sandbox-control.dto';
+import { ClientPayResponse } from './dto/wechat-sandbox-trade.response';
+import { WechatApiError } from './wechat-sandbox.errors';
+import { WechatSandboxGateway, type GatewayReply } from './wechat-sandbox.gateway';
+import { newRequestId } from './wechat-sandbox.ids';
+import { PRODUCTS, type TradeProduct } from './wechat-sandbox.types';
+
+const AUTH_HEADER = {
+  name: 'Authorization',
+  required: true,
+  description:
+    'WECHATPAY2-SHA256-RSA2048 mchid="…",nonce_str="…",signature="…",timestamp="…",serial_no="…" — SHA256withRSA with the sandbox merchant key over METHOD\\nURL\\nTIMESTAMP\\nNONCE\\nBODY\\n, the URL being the whole path and query as sent (/sandbox/wechat/v3/…)',
+};
+const SIGNED =
+  'Signed with the sandbox platform key: Wechatpay-Timestamp, Wechatpay-Nonce, Wechatpay-Signature (over TS\\nNONCE\\nBODY\\n), Wechatpay-Serial (the PUB_KEY_ID) and Request-ID.';
+const UNAUTHORIZED = { description: '`{"code":"SIGN_ERROR","message":…}`, unsigned' };
+const OUT_TRADE_NO = { name: 'outTradeNo', description: 'the out_trade_no the merchant sent' };
+
+/**
+ * WeChat Pay APIv3 for a direct merchant, under /sandbox/wechat/v3 (protocols.md
+ * C1–C4): every request's Authorization is verified against the sandbox
+ * merchant key, every answer after that is signed with the platform key.
+ */
+@ApiTags('sandbox')
+@Controller('sandbox/wechat')
+export class WechatSandboxGatewayController {
+  constructor(private readonly gateway: WechatSandboxGateway) {}
+
+  @Post('v3/pay/transactions/:product')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay order placement (native, jsapi, h5, app)',
+    description:
+      'Answers {code_url} (native: the sandbox cashier page, openable in a browser), {prepay_id} (jsapi, app) or {h5_url} (h5). ' +
+      'The same out_trade_no with the same content answers the same; other content → 403 OUT_TRADE_NO_USED; a paid order → 400 ORDERPAID; a closed one → 400 ORDER_CLOSED. ' +
+      SIGNED,
+  })
+  @ApiParam({ name: 'product', enum: PRODUCTS })
+  @ApiOkResponse({ description: '{code_url} | {prepay_id} | {h5_url}' })
+  @ApiBadRequestResponse({
+    description:
+      'PARAM_ERROR (detail.field names the field), APPID_MCHID_NOT_MATCH, MCH_NOT_EXISTS, ORDERPAID, ORDER_CLOSED',
+  })
+  @ApiForbiddenResponse({ description: 'OUT_TRADE_NO_USED' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  @ApiNotFoundResponse({ description: 'not one of the four products (empty body)' })
+  place(@Param('product') product: string, @Req() req: RawBodyRequest, @Res() res: Response): void {
+    if (!(PRODUCTS as readonly string[]).includes(product)) {
+      res.status(404).end();
+      return;
+    }
+    this.send(res, this.gateway.handle(req, this.gateway.placeOrder(product as TradeProduct)));
+  }
+
+  @Get('v3/pay/transactions/out-trade-no/:outTradeNo')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay order query by out_trade_no (?mchid=)',
+    description:
+      'trade_state NOTPAY / SUCCESS / CLOSED / REFUND; amount in fen; transaction_id, payer.openid and success_time (RFC 3339, +08:00) once paid. ' +
+      SIGNED,
+  })
+  @ApiParam(OUT_TRADE_NO)
+  @ApiOkResponse({ description: 'the transaction, as a TRANSACTION.SUCCESS resource' })
+  @ApiNotFoundResponse({ description: 'ORDER_NOT_EXIST' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  query(
+    @Param('outTradeNo') outTradeNo: string,
+    @Req() req: RawBodyRequest,
+    @Res() res: Response,
+  ): void {
+    this.send(res, this.gateway.handle(req, this.gateway.queryByOutTradeNo(outTradeNo)));
+  }
+
+  @Get('v3/pay/transactions/id/:transactionId')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay order query by transaction_id (?mchid=)',
+    description: `Only paid orders have a transaction_id. ${SIGNED}`,
+  })
+  @ApiParam({ name: 'transactionId', description: 'WeChat’s 28-digit transaction_id' })
+  @ApiOkResponse({ description: 'the transaction' })
+  @ApiNotFoundResponse({ description: 'ORDER_NOT_EXIST' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  queryById(
+    @Param('transactionId') transactionId: string,
+    @Req() req: RawBodyRequest,
+    @Res() res: Response,
+  ): void {
+    this.send(res, this.gateway.handle(req, this.gateway.queryByTransactionId(transactionId)));
+  }
+
+  @Post('v3/pay/transactions/out-trade-no/:outTradeNo/close')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay order close (body {mchid})',
+    description: `204, signed over an empty body; closing a closed order again is fine; a paid one → 400 ORDERPAID. ${SIGNED}`,
+  })
+  @ApiParam(OUT_TRADE_NO)
+  @ApiNoContentResponse({ description: 'closed' })
+  @ApiBadRequestResponse({ description: 'ORDERPAID, MCH_NOT_EXISTS, PARAM_ERROR' })
+  @ApiNotFoundResponse({ description: 'ORDER_NOT_EXIST' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  close(
+    @Param('outTradeNo') outTradeNo: string,
+    @Req() req: RawBodyRequest,
+    @Res() res: Response,
+  ): void {
+    this.send(res, this.gateway.handle(req, this.gateway.close(outTradeNo)));
+  }
+
+  @Post('v3/refund/domestic/refunds')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay refund',
+    description:
+      'Accepted as PROCESSING; SUCCESS a few seconds later (10 s × timeScale), then REFUND.SUCCESS is notified to the refund’s notify_url or the order’s. ' +
+      'The same out_refund_no again answers that refund. Needs User-Agent and Accept headers, as WeChat does. ' +
+      SIGNED,
+  })
+  @ApiOkResponse({ description: 'the refund (status PROCESSING, later SUCCESS)' })
+  @ApiBadRequestResponse({
+    description:
+      'PARAM_ERROR; INVALID_REQUEST (amount.total differs, more than remains, out_refund_no reused with another amount, no User-Agent)',
+  })
+  @ApiForbiddenResponse({ description: 'NOT_ENOUGH (only when told so by next-refund)' })
+  @ApiNotFoundResponse({ description: 'RESOURCE_NOT_EXISTS: no such order, or not paid' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  refund(@Req() req: RawBodyRequest, @Res() res: Response): void {
+    this.send(res, this.gateway.handle(req, this.gateway.refund(), { needsClientHeaders: true }));
+  }
+
+  @Get('v3/refund/domestic/refunds/:outRefundNo')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay refund query by out_refund_no',
+    description: `status PROCESSING / SUCCESS / CLOSED / ABNORMAL. ${SIGNED}`,
+  })
+  @ApiParam({ name: 'outRefundNo', description: 'the out_refund_no the merchant sent' })
+  @ApiOkResponse({ description: 'the refund' })
+  @ApiNotFoundResponse({ description: 'RESOURCE_NOT_EXISTS' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  refundQuery(
+    @Param('outRefundNo') outRefundNo: string,
+    @Req() req: RawBodyRequest,
+    @Res() res: Response,
+  ): void {
+    this.send(
+      res,
+      this.gateway.handle(req, this.gateway.refundQuery(outRefundNo), { needsClientHeaders: true }),
+    );
+  }
+
+  @Post('client-pay/jsapi')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'What WeChat does with JSAPI payment parameters (wx.requestPayment)',
+    description:
+      'Verifies paySign over appId\\ntimeStamp\\nnonceStr\\npackage\\n with the merchant key and names the cashier page that stands in for WeChat.',
+  })
+  @ApiOkResponse({ type: ClientPayResponse })
+  @ApiBadRequestResponse({
+    description: 'bad paySign, appId or prepay_id; `code` is INVALID_REQUEST',
+  })
+  openJsapi(
+    @Body(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }))
+    dto: JsapiClientPayDto,
+  ): ClientPayResponse {
+    return clientPay(() => this.gateway.openJsapiPayment(dto));
+  }
+
+  @Post('client-pay/app')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'What the WeChat app does with APP payment parameters (PayReq)',
+    description:
+      'Verifies sign over appid\\ntimestamp\\nnoncestr\\nprepayid\\n with the merchant key and names the cashier page that stands in for the app.',
+  })
+  @ApiOkResponse({ type: ClientPayResponse })
+  @ApiBadRequestResponse({ description: 'bad sign, appid, partnerid or prepayid' })
+  openApp(
+    @Body(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true }))
+    dto: AppClientPayDto,
+  ): ClientPayResponse {
+    return clientPay(() => this.gateway.openAppPayment(dto));
+  }
+
+  private send(res: Response, reply: GatewayReply): void {
+    const answer = () => {
+      if (res.destroyed || res.writableEnded) return; // the caller gave up waiting
+      // Signed when sent, so that a late answer still passes the 5-minute check.
+      res
+        .status(reply.status)
+        .set({ ...this.gateway.answerHeaders(reply), 'Request-ID': newRequestId() });
+      if (reply.text === '') res.end();
+      else res.set('content-type', 'application/json; charset=utf-8').send(reply.text);
+    };
+    if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();
+    else answer();
+  }
+}
+
+function clientPay(open: () => ClientPayResponse): ClientPayResponse {
+  try {
+    return open();
+  } catch (err) {
+    if (!(err instanceof WechatApiError)) throw err;
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: err.message,
+      code: err.code,
+    });
+  }
+}
