@@ -51,9 +51,15 @@ function setupSwagger(app: INestApplication): void {
       .addTag('refunds', 'Refund paid orders, in parts (MERCHANT_API_KEY)')
       .addTag('admin', "Operators' views: orders, notifications, refunds (ADMIN_API_KEY)")
       .addTag('webhooks', 'Merchant webhook deliveries: inspect and redeliver (ADMIN_API_KEY)')
-      .addTag('channel callbacks', 'Notifications the channels send (called by Alipay)')
+      .addTag(
+        'channel callbacks',
+        'Notifications the channels send (called by Alipay and WeChat Pay)',
+      )
       .addTag('operations', 'Health check and Prometheus metrics')
-      .addTag('sandbox', 'The simulated Alipay: drive trades by hand (no real credentials)')
+      .addTag(
+        'sandbox',
+        'The simulated Alipay and WeChat Pay: drive trades by hand (no real credentials)',
+      )
       // The keys are opaque API keys, not JWTs (addBearerAuth would say JWT).
       .addBearerAuth(
         {

@@ -6,6 +6,7 @@ import { databaseConfig } from './database.config';
 import { jobsConfig } from './jobs.config';
 import { secretsConfig } from './secrets.config';
 import { webhooksConfig } from './webhooks.config';
+import { wechatConfig } from './wechat.config';
 
 /** Every concern's typed settings, validated when the app boots. */
 export const CONFIG_LOADERS = [
@@ -15,6 +16,7 @@ export const CONFIG_LOADERS = [
   webhooksConfig,
   jobsConfig,
   alipayConfig,
+  wechatConfig,
 ];
 
 @Module({

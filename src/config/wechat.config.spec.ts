@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './env';
@@ -19,6 +19,10 @@ const expectConfigError = (fn: () => unknown, variable: string): void => {
 };
 
 describe('wechat config', () => {
+  // Sandbox mode generates keys into DATA_DIR: never the working directory's ./data.
+  const sandboxDir = mkdtempSync(join(tmpdir(), 'paygate-wechat-data-'));
+  const load = (env: Record<string, string | undefined>) =>
+    loadWechatConfig({ DATA_DIR: sandboxDir, ...env });
   const dir = mkdtempSync(join(tmpdir(), 'paygate-wechat-'));
   const file = (name: string, content: string): string => {
     const path = join(dir, name);
@@ -78,13 +82,18 @@ describe('wechat config', () => {
   };
 
   describe('sandbox', () => {
-    it('runs v3 on the sandbox with no credentials, carrying no keys yet', () => {
-      const c = loadWechatConfig({ PUBLIC_BASE_URL: 'https://pay.example.com', PORT: '8080' });
-      expect(c).toEqual({
+    it('runs v3 on the sandbox with no credentials, on keys generated once into DATA_DIR', () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'paygate-wechat-sandbox-'));
+      const env = { PUBLIC_BASE_URL: 'https://pay.example.com', PORT: '8080', DATA_DIR: dataDir };
+      const c = load(env);
+      expect(c).toMatchObject({
         mode: 'sandbox',
         apiVersion: 'v3',
-        sandbox: true,
         baseUrl: 'http://127.0.0.1:8080/sandbox/wechat',
+        appId: expect.stringMatching(/^wx[0-9a-f]{16}$/),
+        mchId: expect.stringMatching(/^1\d{9}$/),
+        certSerial: expect.stringMatching(/^[0-9A-F]{40}$/),
+        platformPublicKey: { id: expect.stringMatching(/^PUB_KEY_ID_\d{32}$/) },
         notifyAllowIps: [],
         notifyUrls: {
           v3: 'https://pay.example.com/notify/wechat/v3',
@@ -93,24 +102,32 @@ describe('wechat config', () => {
         },
         timeoutMs: 10_000,
       });
+      // The same keys on every start; the APIv3 key never prints.
+      const again = load(env);
+      expect(again).toMatchObject({ appId: (c as { appId: string }).appId });
+      const { apiV3Key } = JSON.parse(
+        readFileSync(join(dataDir, 'sandbox', 'wechat-keys.json'), 'utf8'),
+      ) as { apiV3Key: string };
+      expect(JSON.stringify(c)).not.toContain(apiV3Key);
       expect(wechatOnSandbox({})).toBe(true);
     });
 
     it('runs v2 on the sandbox with its sign type, HMAC-SHA256 by default', () => {
-      expect(loadWechatConfig({ WECHAT_API_VERSION: 'v2' })).toMatchObject({
+      expect(load({ WECHAT_API_VERSION: 'v2' })).toMatchObject({
         mode: 'sandbox',
         apiVersion: 'v2',
         signType: 'HMAC-SHA256',
       });
-      expect(loadWechatConfig({ WECHAT_API_VERSION: 'V2', WECHAT_SIGN_TYPE: 'md5' })).toMatchObject(
-        { apiVersion: 'v2', signType: 'MD5' },
-      );
+      expect(load({ WECHAT_API_VERSION: 'V2', WECHAT_SIGN_TYPE: 'md5' })).toMatchObject({
+        apiVersion: 'v2',
+        signType: 'MD5',
+      });
     });
 
     it("counts only the selected version's credentials", () => {
-      expect(
-        loadWechatConfig({ WECHAT_API_KEY: API_KEY, WECHAT_CLIENT_P12_FILE: p12File }).mode,
-      ).toBe('sandbox');
+      expect(load({ WECHAT_API_KEY: API_KEY, WECHAT_CLIENT_P12_FILE: p12File }).mode).toBe(
+        'sandbox',
+      );
       expect(wechatOnSandbox({ WECHAT_API_VERSION: 'v2', WECHAT_APIV3_KEY: APIV3_KEY })).toBe(true);
       expect(wechatOnSandbox({ WECHAT_API_VERSION: 'v2', WECHAT_API_KEY: API_KEY })).toBe(false);
     });
@@ -120,7 +137,7 @@ describe('wechat config', () => {
       ['v2', { WECHAT_API_VERSION: 'v2' }],
     ])('a WECHAT_BASE_URL without %s credentials stops boot', (_version, env) => {
       expectConfigError(
-        () => loadWechatConfig({ ...env, WECHAT_BASE_URL: 'https://api.mch.weixin.qq.com' }),
+        () => load({ ...env, WECHAT_BASE_URL: 'https://api.mch.weixin.qq.com' }),
         'WECHAT_BASE_URL',
       );
     });
@@ -132,12 +149,12 @@ describe('wechat config', () => {
       ['WECHAT_TIMEOUT_MS', { WECHAT_TIMEOUT_MS: '50' }],
       ['WECHAT_BASE_URL', { ...V3, WECHAT_BASE_URL: 'api.mch.weixin.qq.com' }],
     ])('a bad %s stops boot naming it', (variable, env) => {
-      expectConfigError(() => loadWechatConfig(env), variable);
+      expectConfigError(() => load(env), variable);
     });
 
     it('reads the allowlist and the timeout', () => {
       expect(
-        loadWechatConfig({
+        load({
           WECHAT_NOTIFY_ALLOW_IPS: '101.226.103.0/25, ::1',
           WECHAT_TIMEOUT_MS: '5000',
         }),
@@ -147,7 +164,7 @@ describe('wechat config', () => {
 
   describe('v3', () => {
     it('loads a full credential set: keys parsed, serial upper-cased, live base URL', () => {
-      const c = loadWechatConfig(V3);
+      const c = load(V3);
       if (c.mode !== 'live' || c.apiVersion !== 'v3') throw new Error(`unexpected ${c.mode}`);
       expect(c).toMatchObject({
         appId: 'wxd678efh567hg6787',
@@ -161,28 +178,25 @@ describe('wechat config', () => {
       expect(c.apiV3Key.symmetricKeySize).toBe(32);
       expect(c.apiV3Key.export().toString('utf8')).toBe(APIV3_KEY);
       expect(JSON.stringify(c)).not.toContain(APIV3_KEY);
-      expect(
-        loadWechatConfig({ ...V3, WECHAT_BASE_URL: 'https://api2.mch.weixin.qq.com/' }).baseUrl,
-      ).toBe('https://api2.mch.weixin.qq.com');
+      expect(load({ ...V3, WECHAT_BASE_URL: 'https://api2.mch.weixin.qq.com/' }).baseUrl).toBe(
+        'https://api2.mch.weixin.qq.com',
+      );
     });
 
     it('reads the private key from WECHAT_PRIVATE_KEY_FILE', () => {
       const env = { ...without(V3, 'WECHAT_PRIVATE_KEY'), WECHAT_PRIVATE_KEY_FILE: keyFile };
-      expect(loadWechatConfig(env).mode).toBe('live');
+      expect(load(env).mode).toBe('live');
     });
 
     it.each(Object.keys(V3))('a set without %s stops boot naming it', (name) => {
-      const error = errorOf(() => loadWechatConfig(without(V3, name)));
-      expectConfigError(() => loadWechatConfig(without(V3, name)), name);
+      const error = errorOf(() => load(without(V3, name)));
+      expectConfigError(() => load(without(V3, name)), name);
       expect(error.message).toContain('set only in part');
       expectNoSecret(error);
     });
 
     it('a lone platform public key is a partial set too, naming the first missing variable', () => {
-      expectConfigError(
-        () => loadWechatConfig({ WECHAT_PLATFORM_PUBLIC_KEY_ID: PUB_KEY_ID }),
-        'WECHAT_APP_ID',
-      );
+      expectConfigError(() => load({ WECHAT_PLATFORM_PUBLIC_KEY_ID: PUB_KEY_ID }), 'WECHAT_APP_ID');
     });
 
     it.each([
@@ -197,8 +211,8 @@ describe('wechat config', () => {
       ['WECHAT_MCH_ID', { WECHAT_MCH_ID: 'M1230000109' }],
     ])('a malformed %s stops boot naming it, without its value', (variable, change) => {
       const env = { ...V3, ...change };
-      expectConfigError(() => loadWechatConfig(env), variable);
-      expectNoSecret(errorOf(() => loadWechatConfig(env)));
+      expectConfigError(() => load(env), variable);
+      expectNoSecret(errorOf(() => load(env)));
     });
 
     it('names WECHAT_PRIVATE_KEY_FILE when the key in the file is broken', () => {
@@ -207,8 +221,8 @@ describe('wechat config', () => {
         merchant.privateKey.replace(/[A-Za-z]{8}\n/, '!!!!!!!!\n'),
       );
       const env = { ...without(V3, 'WECHAT_PRIVATE_KEY'), WECHAT_PRIVATE_KEY_FILE: broken };
-      expectConfigError(() => loadWechatConfig(env), 'WECHAT_PRIVATE_KEY_FILE');
-      expectNoSecret(errorOf(() => loadWechatConfig(env)));
+      expectConfigError(() => load(env), 'WECHAT_PRIVATE_KEY_FILE');
+      expectNoSecret(errorOf(() => load(env)));
     });
 
     describe('platform public key', () => {
@@ -217,7 +231,7 @@ describe('wechat config', () => {
           { ...V3, WECHAT_PLATFORM_PUBLIC_KEY: wechat.publicKey },
           { ...V3, WECHAT_PLATFORM_PUBLIC_KEY_FILE: file('pub_key.pem', wechat.publicKey) },
         ]) {
-          const c = loadWechatConfig({ ...env, WECHAT_PLATFORM_PUBLIC_KEY_ID: PUB_KEY_ID });
+          const c = load({ ...env, WECHAT_PLATFORM_PUBLIC_KEY_ID: PUB_KEY_ID });
           if (c.mode !== 'live' || c.apiVersion !== 'v3') throw new Error(`unexpected ${c.mode}`);
           expect(c.platformPublicKey?.id).toBe(PUB_KEY_ID);
           expect(c.platformPublicKey?.publicKey.equals(createPublicKey(wechat.publicKey))).toBe(
@@ -227,7 +241,7 @@ describe('wechat config', () => {
       });
 
       it('accepts an upper-case hex serial as the id', () => {
-        const c = loadWechatConfig({
+        const c = load({
           ...V3,
           WECHAT_PLATFORM_PUBLIC_KEY: wechat.publicKey,
           WECHAT_PLATFORM_PUBLIC_KEY_ID: '5157F09EFDC096DE15EBE81A47057A7232F1B8E1',
@@ -280,8 +294,8 @@ describe('wechat config', () => {
         'stops boot naming %s: both or neither, a well-formed id, WeChat’s key',
         (variable, change) => {
           const env = { ...V3, ...change };
-          expectConfigError(() => loadWechatConfig(env), variable);
-          expectNoSecret(errorOf(() => loadWechatConfig(env)));
+          expectConfigError(() => load(env), variable);
+          expectNoSecret(errorOf(() => load(env)));
         },
       );
 
@@ -315,13 +329,13 @@ describe('wechat config', () => {
         'takes a platform certificate whose serial is the id, and only then',
         () => {
           const env = { ...V3, WECHAT_PLATFORM_PUBLIC_KEY: certificate! };
-          const c = loadWechatConfig({ ...env, WECHAT_PLATFORM_PUBLIC_KEY_ID: serial });
+          const c = load({ ...env, WECHAT_PLATFORM_PUBLIC_KEY_ID: serial });
           expect(c.mode === 'live' && c.apiVersion === 'v3' && c.platformPublicKey?.id).toBe(
             serial,
           );
           expectConfigError(
             () =>
-              loadWechatConfig({
+              load({
                 ...env,
                 WECHAT_PLATFORM_PUBLIC_KEY_ID: `${serial.slice(0, -1)}2`,
               }),
@@ -334,7 +348,7 @@ describe('wechat config', () => {
 
   describe('v2', () => {
     it('loads a full set with a PEM client certificate, HMAC-SHA256 by default', () => {
-      const c = loadWechatConfig(V2);
+      const c = load(V2);
       if (c.mode !== 'live' || c.apiVersion !== 'v2') throw new Error(`unexpected ${c.mode}`);
       expect(c).toMatchObject({
         appId: 'wx8888888888888888',
@@ -357,7 +371,7 @@ describe('wechat config', () => {
         WECHAT_CLIENT_P12_FILE: p12File,
         WECHAT_SIGN_TYPE: 'MD5',
       };
-      expect(loadWechatConfig(env)).toMatchObject({
+      expect(load(env)).toMatchObject({
         signType: 'MD5',
         clientCertificate: { kind: 'p12', p12File },
       });
@@ -366,14 +380,14 @@ describe('wechat config', () => {
     it.each(Object.keys(V2).filter((k) => k !== 'WECHAT_API_VERSION'))(
       'a set without %s stops boot naming it',
       (name) => {
-        expectConfigError(() => loadWechatConfig(without(V2, name)), name);
-        expectNoSecret(errorOf(() => loadWechatConfig(without(V2, name))));
+        expectConfigError(() => load(without(V2, name)), name);
+        expectNoSecret(errorOf(() => load(without(V2, name))));
       },
     );
 
     it('names WECHAT_CLIENT_CERT_FILE when no client certificate is given at all', () => {
       const env = without(without(V2, 'WECHAT_CLIENT_CERT_FILE'), 'WECHAT_CLIENT_KEY_FILE');
-      expectConfigError(() => loadWechatConfig(env), 'WECHAT_CLIENT_CERT_FILE');
+      expectConfigError(() => load(env), 'WECHAT_CLIENT_CERT_FILE');
     });
 
     it.each([
@@ -385,15 +399,15 @@ describe('wechat config', () => {
       ['WECHAT_MCH_ID', { WECHAT_MCH_ID: '1900-000109' }],
     ])('a bad %s stops boot naming it, without its value', (variable, change) => {
       const env = { ...V2, ...change };
-      expectConfigError(() => loadWechatConfig(env), variable);
-      expectNoSecret(errorOf(() => loadWechatConfig(env)));
+      expectConfigError(() => load(env), variable);
+      expectNoSecret(errorOf(() => load(env)));
     });
 
     it('says which file cannot be read and why', () => {
       const missing = join(dir, 'missing.pem');
-      expect(
-        errorOf(() => loadWechatConfig({ ...V2, WECHAT_CLIENT_CERT_FILE: missing })).message,
-      ).toBe(`WECHAT_CLIENT_CERT_FILE: cannot read ${JSON.stringify(missing)}: ENOENT`);
+      expect(errorOf(() => load({ ...V2, WECHAT_CLIENT_CERT_FILE: missing })).message).toBe(
+        `WECHAT_CLIENT_CERT_FILE: cannot read ${JSON.stringify(missing)}: ENOENT`,
+      );
     });
   });
 });

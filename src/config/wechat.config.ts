@@ -2,6 +2,7 @@ import { registerAs } from '@nestjs/config';
 import { X509Certificate, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { KeyFormatError, parsePrivateKey, parsePublicKey } from '../common/crypto/rsa-keys';
+import { ensureWechatSandboxKeys } from '../sandbox/sandbox-keys';
 import { loadAppConfig } from './app.config';
 import { ConfigError, EnvReader } from './env';
 
@@ -27,16 +28,22 @@ interface WechatCommonConfig {
   timeoutMs: number;
 }
 
-export interface WechatSandboxConfig extends WechatCommonConfig {
+/**
+ * v3 on the built-in sandbox: the same credentials as a real merchant's, generated
+ * once into DATA_DIR/sandbox/wechat-keys.json, in WeChat Pay public-key mode.
+ */
+export interface WechatV3SandboxConfig extends Omit<WechatV3LiveConfig, 'mode'> {
   mode: 'sandbox';
-  /**
-   * Placeholder: the WeChat sandbox (and its generated keys, app id and mch id)
-   * comes with the provider. Until then a sandbox config carries no keys at all.
-   */
-  sandbox: true;
-  /** v2 only: the signature the sandbox will use, from WECHAT_SIGN_TYPE. */
-  signType?: WechatV2SignType;
 }
+
+/** v2 on the sandbox: not built yet (the v2 provider and its sandbox come together). */
+export interface WechatV2SandboxConfig extends WechatCommonConfig {
+  mode: 'sandbox';
+  apiVersion: 'v2';
+  signType: WechatV2SignType;
+}
+
+export type WechatSandboxConfig = WechatV3SandboxConfig | WechatV2SandboxConfig;
 
 /** WeChat Pay's key for responses and notifications, pinned by configuration. */
 export interface WechatPlatformPublicKey {
@@ -143,13 +150,24 @@ export function loadWechatConfig(env: Record<string, string | undefined>): Wecha
         `is set but none of the WeChat Pay ${apiVersion} credentials are`,
       );
     }
+    // The service calls its own sandbox on the loopback address.
+    const baseUrl = `http://127.0.0.1:${app.port}/sandbox/wechat`;
+    if (apiVersion === 'v2')
+      return { mode: 'sandbox', apiVersion, signType: signType!, baseUrl, ...common };
+    const keys = ensureWechatSandboxKeys(app.dataDir);
     return {
       mode: 'sandbox',
       apiVersion,
-      sandbox: true,
-      ...(signType ? { signType } : {}),
-      // The service will call its own sandbox on the loopback address.
-      baseUrl: `http://127.0.0.1:${app.port}/sandbox/wechat`,
+      baseUrl,
+      appId: keys.appId,
+      mchId: keys.mchId,
+      apiV3Key: createSecretKey(Buffer.from(keys.apiV3Key, 'utf8')),
+      privateKey: parsePrivateKey(keys.merchantPrivateKeyPem, 'sandbox merchant private key'),
+      certSerial: keys.merchantCertSerial,
+      platformPublicKey: {
+        id: keys.platformPublicKeyId,
+        publicKey: parsePublicKey(keys.platformPublicKeyPem, 'sandbox platform public key'),
+      },
       ...common,
     };
   }

@@ -47,7 +47,7 @@ export class NotificationsService {
       verified = await provider.verifyNotification(raw);
     } catch (error) {
       if (!(error instanceof NotificationRejected)) throw error;
-      return this.reject(channel, raw, error, now, provider.acknowledge('retry'));
+      return this.reject(channel, raw, error, now, provider.acknowledge('rejected'));
     }
     try {
       const outcome = await this.uow.run((tx) => this.process(tx, channel, raw, verified, now));
@@ -57,7 +57,7 @@ export class NotificationsService {
         this.logger.error(
           `${channel} notification for ${verified.state.outTradeNo} rejected (${outcome}): signed by the channel but does not match our records`,
         );
-        return provider.acknowledge('retry');
+        return provider.acknowledge('rejected');
       }
       return provider.acknowledge('ok');
     } catch (error) {

@@ -12,6 +12,7 @@ import type { Request } from 'express';
 import { BlockList, isIPv4 } from 'node:net';
 import { DomainError } from '../common/errors/domain-error';
 import { alipayConfig } from '../config/alipay.config';
+import { wechatConfig } from '../config/wechat.config';
 import type { Channel } from '../payments/payment-provider';
 
 export const NOTIFY_CHANNEL = 'paygate:notify-channel';
@@ -46,8 +47,12 @@ export class NotifyAllowlistGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(alipayConfig.KEY) alipay: ConfigType<typeof alipayConfig>,
+    @Inject(wechatConfig.KEY) wechat: ConfigType<typeof wechatConfig>,
   ) {
-    this.lists = { alipay: buildBlockList(alipay.notifyAllowIps) };
+    this.lists = {
+      alipay: buildBlockList(alipay.notifyAllowIps),
+      wechat: buildBlockList(wechat.notifyAllowIps),
+    };
   }
 
   canActivate(context: ExecutionContext): boolean {

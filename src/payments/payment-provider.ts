@@ -121,9 +121,22 @@ export interface BillRow {
   at?: Date;
 }
 
+/**
+ * How a notification was taken: processed (`ok`), not processed and to be sent
+ * again (`retry`, a database failure), or refused (`rejected`: it failed its
+ * signature or does not match our records). Channels that answer all failures
+ * alike (Alipay's `fail`) map both to one reply.
+ */
+export type ReplyOutcome = 'ok' | 'retry' | 'rejected';
+
+/** Fields of the payment request a method cannot do without. */
+export type PaymentInputField = 'openid' | 'clientIp';
+
 export interface PaymentProvider {
   readonly channel: Channel;
   readonly methods: readonly PaymentMethod[];
+  /** Per method, the request fields it needs (a 400 naming the field when one is missing). */
+  readonly requires?: Partial<Record<PaymentMethod, readonly PaymentInputField[]>>;
   createPayment(p: CreatePaymentInput): Promise<CreatedPayment>;
   queryPayment(outTradeNo: string): Promise<ChannelPaymentState>;
   closePayment(outTradeNo: string): Promise<CloseOutcome>;
@@ -131,7 +144,7 @@ export interface PaymentProvider {
   queryRefund(r: ChannelRefundRef): Promise<ChannelRefundState>;
   /** Throws NotificationRejected when the signature or the app/merchant identity does not check out. */
   verifyNotification(n: RawNotification): Promise<VerifiedNotification>;
-  acknowledge(outcome: 'ok' | 'retry'): RawReply;
+  acknowledge(outcome: ReplyOutcome): RawReply;
   downloadBill(date: string, kind: 'trade' | 'refund'): AsyncIterable<BillRow>;
 }
 

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { OrdersModule } from '../orders/orders.module';
+import { wechatConfig } from '../config/wechat.config';
+import { MetricsService } from '../metrics/metrics.service';
 import { AlipayProvider } from './channels/alipay/alipay.provider';
+import { WechatV3Provider } from './channels/wechat/wechat-v3.provider';
+import { createWechatProvider } from './channels/wechat/wechat.providers';
 import { PAYMENT_PROVIDERS, PaymentProvider } from './payment-provider';
 import { PaymentsController } from './payments.controller';
 import { PaymentsService } from './payments.service';
@@ -13,9 +17,14 @@ import { ProviderRegistry } from './provider-registry';
   providers: [
     AlipayProvider,
     {
+      provide: WechatV3Provider,
+      useFactory: createWechatProvider,
+      inject: [wechatConfig.KEY, MetricsService],
+    },
+    {
       provide: PAYMENT_PROVIDERS,
       useFactory: (...providers: PaymentProvider[]) => providers,
-      inject: [AlipayProvider],
+      inject: [AlipayProvider, WechatV3Provider],
     },
     ProviderRegistry,
     PaymentsService,

@@ -84,6 +84,15 @@ export class PaymentsService {
         `method: ${dto.channel} supports ${provider.methods.join(', ')}, not ${dto.method}`,
       );
     }
+    for (const field of provider.requires?.[dto.method] ?? []) {
+      if (!dto[field]) {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `${field}: required for ${dto.channel}/${dto.method}`,
+          { fields: [field] },
+        );
+      }
+    }
     const open = await this.dataSource.manager.findOne(Payment, {
       where: {
         orderId,

@@ -19,6 +19,7 @@ import {
   PaymentProvider,
   RawNotification,
   RawReply,
+  ReplyOutcome,
   VerifiedNotification,
 } from '../../payment-provider';
 import { AlipayClient, AlipayGatewayError, AlipayResult } from './alipay.client';
@@ -269,7 +270,7 @@ export class AlipayProvider implements PaymentProvider {
     };
   }
 
-  acknowledge(outcome: 'ok' | 'retry'): RawReply {
+  acknowledge(outcome: ReplyOutcome): RawReply {
     // Alipay wants exactly these seven (or four) characters; anything else is a failure and it retries.
     return {
       status: 200,
