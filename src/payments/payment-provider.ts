@@ -135,6 +135,11 @@ export type PaymentInputField = 'openid' | 'clientIp';
 export interface PaymentProvider {
   readonly channel: Channel;
   readonly methods: readonly PaymentMethod[];
+  /**
+   * What the channel allows for refunds of one payment, checked (409) before it is
+   * called: at most `maxPerPayment` refunds, within `withinDays` of the payment.
+   */
+  readonly refundLimits?: { maxPerPayment?: number; withinDays?: number };
   /** Per method, the request fields it needs (a 400 naming the field when one is missing). */
   readonly requires?: Partial<Record<PaymentMethod, readonly PaymentInputField[]>>;
   createPayment(p: CreatePaymentInput): Promise<CreatedPayment>;

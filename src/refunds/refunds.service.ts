@@ -91,6 +91,7 @@ export class RefundsService {
     if (!REFUNDABLE_STATUSES.includes(order.status) || !order.paidPaymentId)
       throw notRefundable(order);
     const payment = await this.payments.get(order.paidPaymentId);
+    await this.assertChannelAllows(payment, now);
     const refund = newRefund(payment, 'merchant', dto.amount, now, {
       merchantRefundNo: dto.merchantRefundNo,
       reason: dto.reason ?? null,
@@ -112,6 +113,36 @@ export class RefundsService {
       `refund ${refund.id} (${refund.outRefundNo}) of ${refund.amount} fen reserved on order ${orderId}`,
     );
     return { refund, created: true };
+  }
+
+  /** The channel's own limits, said with a 409 before it is asked rather than a channel error after. */
+  private async assertChannelAllows(payment: Payment, now: Date): Promise<void> {
+    const limits = this.providers.get(payment.channel).refundLimits;
+    if (!limits) return;
+    if (limits.withinDays !== undefined && payment.paidAt) {
+      const deadline = payment.paidAt.getTime() + limits.withinDays * 86_400_000;
+      if (now.getTime() > deadline) {
+        throw new DomainError(
+          'REFUND_NOT_ALLOWED',
+          `${payment.channel} refunds a payment only within ${limits.withinDays} days; this one was paid on ${payment.paidAt.toISOString().slice(0, 10)}`,
+        );
+      }
+    }
+    if (limits.maxPerPayment !== undefined) {
+      const made = await this.dataSource.manager
+        .createQueryBuilder(Refund, 'r')
+        .where('r.paymentId = :id AND r.status <> :failed', {
+          id: payment.id,
+          failed: RefundStatus.FAILED,
+        })
+        .getCount();
+      if (made >= limits.maxPerPayment) {
+        throw new DomainError(
+          'REFUND_NOT_ALLOWED',
+          `${payment.channel} allows at most ${limits.maxPerPayment} refunds of one payment; this one has ${made}`,
+        );
+      }
+    }
   }
 
   private async whyNotReserved(tx: Tx, orderId: string, amount: number): Promise<DomainError> {

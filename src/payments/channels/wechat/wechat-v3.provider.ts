@@ -86,6 +86,8 @@ export class WechatV3Provider implements PaymentProvider {
   readonly channel = 'wechat' as const;
   readonly methods: readonly PaymentMethod[] = ['qr', 'jsapi', 'h5', 'app'];
   readonly requires = { jsapi: ['openid'], h5: ['clientIp'] } as const;
+  /** WeChat Pay: at most 50 refunds of one payment, within a year of it. */
+  readonly refundLimits = { maxPerPayment: 50, withinDays: 365 };
   private readonly logger = new Logger('WechatPay');
   private readonly client: WechatV3Client;
 
@@ -289,14 +291,8 @@ export class WechatV3Provider implements PaymentProvider {
     }
     const outTradeNo =
       typeof plain.out_trade_no === 'string' ? plain.out_trade_no.slice(0, 64) : undefined;
-    Object.assign(auditBody, {
-      out_trade_no: plain.out_trade_no,
-      transaction_id: plain.transaction_id,
-      trade_state: plain.trade_state,
-      out_refund_no: plain.out_refund_no,
-      refund_status: plain.refund_status,
-      amount: plain.amount,
-    });
+    // The decrypted resource is kept for audit: it carries no secret of ours.
+    auditBody.resource = plain;
     if (plain.mchid !== undefined && plain.mchid !== this.settings.mchId) {
       throw new NotificationRejected(
         'mch_id',
