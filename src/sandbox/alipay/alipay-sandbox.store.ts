@@ -1,100 +1,26 @@
-/**
- * Keeps the simulated Alipay's books in `<dataDir>/sandbox/alipay-trades.json`,
- * so that a restart changes nothing for a person trying paygate: the QR codes
- * and cashier links paygate handed out still open, unacknowledged notifications
- * are still retried, refunds are still there to query.
- *
- * Writes are coalesced (one write per burst of changes, at most every
- * WRITE_DELAY_MS) and atomic (a temporary file renamed over the old one); the
- * last changes are written at shutdown. A development tool for one instance:
- * two processes sharing a data directory would overwrite each other's trades.
- */
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+/** The simulated Alipay's books, kept in `<dataDir>/sandbox/alipay-trades.json` (SandboxBookStore). */
+import { Inject, Injectable } from '@nestjs/common';
+import { SandboxBookStore, reviveDate } from '../sandbox-book.store';
 import { ALIPAY_SANDBOX_SETTINGS, type AlipaySandboxSettings } from './alipay-sandbox.settings';
 import type { SandboxTrade } from './alipay-sandbox.types';
 
-const WRITE_DELAY_MS = 50;
-const FORMAT = 1;
-
-/** Every Date in a SandboxTrade, by where it sits; JSON turns them into ISO strings. */
-function reviveDates(trade: SandboxTrade): SandboxTrade {
-  const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : (v as Date | undefined));
-  trade.createdAt = date(trade.createdAt)!;
-  trade.expiresAt = date(trade.expiresAt)!;
-  trade.paidAt = date(trade.paidAt);
-  trade.closedAt = date(trade.closedAt);
-  for (const r of trade.refunds) r.refundedAt = date(r.refundedAt)!;
-  for (const n of trade.notifications) {
-    n.createdAt = date(n.createdAt)!;
-    n.nextAttemptAt = n.nextAttemptAt === null ? null : date(n.nextAttemptAt)!;
-    for (const a of n.attempts) a.at = date(a.at)!;
-  }
-  return trade;
-}
-
 @Injectable()
-export class AlipaySandboxStore implements OnModuleDestroy {
-  private readonly logger = new Logger('AlipaySandbox');
-  private readonly file: string;
-  private snapshot?: () => SandboxTrade[];
-  private timer?: NodeJS.Timeout;
-
+export class AlipaySandboxStore extends SandboxBookStore<SandboxTrade> {
   constructor(@Inject(ALIPAY_SANDBOX_SETTINGS) settings: AlipaySandboxSettings) {
-    this.file = join(settings.dataDir, 'sandbox', 'alipay-trades.json');
+    super(settings.dataDir, 'alipay-trades.json', 'AlipaySandbox');
   }
 
-  /** The trades kept by an earlier run; none on a first start or from an unreadable file. */
-  load(): SandboxTrade[] {
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return [];
+  protected revive(trade: SandboxTrade): SandboxTrade {
+    trade.createdAt = reviveDate(trade.createdAt)!;
+    trade.expiresAt = reviveDate(trade.expiresAt)!;
+    trade.paidAt = reviveDate(trade.paidAt);
+    trade.closedAt = reviveDate(trade.closedAt);
+    for (const r of trade.refunds) r.refundedAt = reviveDate(r.refundedAt)!;
+    for (const n of trade.notifications) {
+      n.createdAt = reviveDate(n.createdAt)!;
+      n.nextAttemptAt = n.nextAttemptAt === null ? null : reviveDate(n.nextAttemptAt)!;
+      for (const a of n.attempts) a.at = reviveDate(a.at)!;
     }
-    try {
-      const saved = JSON.parse(text) as { format: number; trades: SandboxTrade[] };
-      if (saved.format !== FORMAT || !Array.isArray(saved.trades))
-        throw new Error('unknown format');
-      return saved.trades.map(reviveDates);
-    } catch (error) {
-      this.logger.warn(
-        `${this.file} is unreadable (${(error as Error).message}); the sandbox starts with no trades`,
-      );
-      return [];
-    }
-  }
-
-  /** Where the current books come from when they are written. */
-  bind(snapshot: () => SandboxTrade[]): void {
-    this.snapshot = snapshot;
-  }
-
-  /** Something changed: write soon, once for every change made meanwhile. */
-  changed(): void {
-    if (this.timer || !this.snapshot) return;
-    this.timer = setTimeout(() => this.flush(), WRITE_DELAY_MS);
-    this.timer.unref();
-  }
-
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.snapshot) return;
-    try {
-      mkdirSync(join(this.file, '..'), { recursive: true, mode: 0o700 });
-      const temporary = `${this.file}.${process.pid}.tmp`;
-      writeFileSync(temporary, JSON.stringify({ format: FORMAT, trades: this.snapshot() }), {
-        mode: 0o600,
-      });
-      renameSync(temporary, this.file);
-    } catch (error) {
-      this.logger.error(`could not write ${this.file}: ${(error as Error).message}`);
-    }
-  }
-
-  onModuleDestroy(): void {
-    if (this.timer) this.flush();
+    return trade;
   }
 }
