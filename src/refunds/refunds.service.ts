@@ -115,7 +115,11 @@ export class RefundsService {
     return { refund, created: true };
   }
 
-  /** The channel's own limits, said with a 409 before it is asked rather than a channel error after. */
+  /**
+   * The channel's own limits, said with a 409 before it is asked rather than a
+   * channel error after. The count is read, not reserved: two refunds racing past
+   * the 50th are refused by the channel, a certain failure that releases its amount.
+   */
   private async assertChannelAllows(payment: Payment, now: Date): Promise<void> {
     const limits = this.providers.get(payment.channel).refundLimits;
     if (!limits) return;
