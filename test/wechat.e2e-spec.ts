@@ -7,6 +7,7 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { AutoRefundsJob } from '../src/jobs/auto-refunds.job';
 import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
@@ -431,5 +432,65 @@ describe('WeChat Pay v3 end to end over the sandbox (e2e)', () => {
       status: 'PAID',
       refundedAmount: 0,
     });
+  });
+
+  it('close racing the payment notification ends PAID with exactly one event', async () => {
+    const { order, payment } = await wechatAttempt(t, 'qr');
+    await control(t, payment.outTradeNo, 'mark-paid').expect(200);
+    const n = craftNotification(keysOf(t), paidResource(keysOf(t), payment.outTradeNo, 8880));
+    const [closeRes, ...notified] = await Promise.all([
+      t.http.post(`/api/orders/${order.id}/close`).set(t.merchant),
+      post(n),
+      post(n),
+    ]);
+    expect(closeRes.status).toBe(200);
+    expect(closeRes.body.status).toBe('PAID');
+    expect(notified.map((r) => r.status)).toEqual([204, 204]);
+    expect(await eventTypes(t, order.id)).toEqual(['order.paid']);
+  });
+});
+
+/** A raw POST from a chosen local address (the loopback range is all ours). */
+function postFrom(
+  localAddress: string,
+  port: number,
+  n: { body: string; headers: Record<string, string> },
+  extra: Record<string, string> = {},
+) {
+  return new Promise<number>((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/notify/wechat/v3',
+        method: 'POST',
+        localAddress,
+        headers: { ...n.headers, ...extra, 'Content-Length': Buffer.byteLength(n.body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(n.body);
+  });
+}
+
+describe('WeChat Pay notify allowlist (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ ...FAST, WECHAT_NOTIFY_ALLOW_IPS: '127.0.0.1/32', TRUST_PROXY: 'false' });
+  });
+  afterAll(async () => t.close());
+
+  it('refuses a caller outside WECHAT_NOTIFY_ALLOW_IPS, and a spoofed X-Forwarded-For does not help', async () => {
+    const { order, payment } = await wechatAttempt(t, 'qr');
+    const n = craftNotification(keysOf(t), paidResource(keysOf(t), payment.outTradeNo, 8880));
+    expect(await postFrom('127.0.0.2', t.port, n)).toBe(403);
+    expect(await postFrom('127.0.0.2', t.port, n, { 'X-Forwarded-For': '127.0.0.1' })).toBe(403);
+    expect(await orderStatus(t, order.id)).toBe('PENDING');
+    expect(await postFrom('127.0.0.1', t.port, n)).toBe(204);
+    expect(await orderStatus(t, order.id)).toBe('PAID');
   });
 });
