@@ -372,7 +372,9 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(
       () => {
         this.expiryTimers.delete(trade.outTradeNo);
-        if (wait > MAX_TIMER_MS) this.armExpiry(trade);
+        // Node may fire a timer a millisecond early (and caps it at ~24.8 days):
+        // not yet due means wait again, never a missed expiry.
+        if (Date.now() < trade.expiresAt.getTime()) this.armExpiry(trade);
         else this.refreshExpiry(trade);
       },
       Math.min(wait, MAX_TIMER_MS),

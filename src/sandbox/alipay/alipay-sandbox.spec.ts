@@ -349,7 +349,7 @@ describe('Alipay sandbox gateway (official alipay-sdk against real HTTP)', () =>
         },
       );
       // Generous: on a loaded machine the expiry timer and the POST can both run late.
-      await waitFor(() => receiver.for(outTradeNo).length >= 1, 10_000);
+      await waitFor(() => receiver.for(outTradeNo).length >= 1, 8_000);
       expect(receiver.for(outTradeNo)).toHaveLength(1);
       expect(receiver.for(outTradeNo)[0]).toMatchObject({
         trade_status: 'TRADE_CLOSED',
@@ -361,7 +361,7 @@ describe('Alipay sandbox gateway (official alipay-sdk against real HTTP)', () =>
         },
       );
       expect((await control(`/${outTradeNo}/pay`)).status).toBe(409);
-    });
+    }, 15_000);
 
     it('refuses a time_expire in the past or malformed', async () => {
       for (const timeExpire of [

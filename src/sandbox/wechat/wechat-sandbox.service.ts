@@ -444,7 +444,9 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
     const timer = setTimeout(
       () => {
         this.timers.delete(key);
-        if (wait > MAX_TIMER_MS) this.arm(key, at, run);
+        // Node may fire a timer a millisecond early (and caps it at ~24.8 days):
+        // not yet due means wait again.
+        if (Date.now() < at.getTime()) this.arm(key, at, run);
         else run();
       },
       Math.min(wait, MAX_TIMER_MS),
