@@ -21,7 +21,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomAlphanumeric } from '../common/ids/ids';
 
 export interface AlipaySandboxKeys {
@@ -52,28 +52,41 @@ export function alipaySandboxKeyFile(dataDir: string): string {
 
 /** Reads `<dataDir>/sandbox/alipay-keys.json`, creating it (mode 0600) on first use. */
 export function ensureAlipaySandboxKeys(dataDir: string): AlipaySandboxKeys {
-  const file = alipaySandboxKeyFile(dataDir);
-  const existing = readKeyFile(file);
-  if (existing) return existing;
+  return readOrCreate(alipaySandboxKeyFile(dataDir), readKeyFile, generateKeys, 'Alipay');
+}
 
-  mkdirSync(join(dataDir, 'sandbox'), { recursive: true, mode: 0o700 });
-  const content = `${JSON.stringify({ createdAt: new Date().toISOString(), ...generateKeys() }, null, 2)}\n`;
+/**
+ * The key file, created on first use. Whoever wins a concurrent first start,
+ * every instance then reads the same keys.
+ */
+function readOrCreate<K extends object>(
+  file: string,
+  read: (file: string) => K | null,
+  generate: () => K,
+  channel: string,
+): K {
+  const existing = read(file);
+  if (existing) return existing;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const content = `${JSON.stringify({ createdAt: new Date().toISOString(), ...generate() }, null, 2)}\n`;
   publishExclusively(file, content);
-  // Whoever won a concurrent first start, every instance now reads the same keys.
-  const keys = readKeyFile(file);
-  if (!keys) throw new Error(`could not create the Alipay sandbox key file ${file}`);
+  const keys = read(file);
+  if (!keys) throw new Error(`could not create the ${channel} sandbox key file ${file}`);
   return keys;
 }
 
+/** A fresh RSA-2048 pair as PKCS#8 / SPKI PEM. */
+function rsaPair(): { privateKey: string; publicKey: string } {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
 function generateKeys(): AlipaySandboxKeys {
-  const pair = () =>
-    generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-  const app = pair();
-  const gateway = pair();
+  const app = rsaPair();
+  const gateway = rsaPair();
   return {
     appId: `2021${digits(12)}`,
     sellerId: `2088${digits(12)}`,
@@ -234,27 +247,17 @@ export function wechatSandboxKeyFile(dataDir: string): string {
 
 /** Reads `<dataDir>/sandbox/wechat-keys.json`, creating it (mode 0600) on first use. */
 export function ensureWechatSandboxKeys(dataDir: string): WechatSandboxKeys {
-  const file = wechatSandboxKeyFile(dataDir);
-  const existing = readWechatKeyFile(file);
-  if (existing) return existing;
-
-  mkdirSync(join(dataDir, 'sandbox'), { recursive: true, mode: 0o700 });
-  const content = `${JSON.stringify({ createdAt: new Date().toISOString(), ...generateWechatKeys() }, null, 2)}\n`;
-  publishExclusively(file, content);
-  const keys = readWechatKeyFile(file);
-  if (!keys) throw new Error(`could not create the WeChat Pay sandbox key file ${file}`);
-  return keys;
+  return readOrCreate(
+    wechatSandboxKeyFile(dataDir),
+    readWechatKeyFile,
+    generateWechatKeys,
+    'WeChat Pay',
+  );
 }
 
 function generateWechatKeys(): WechatSandboxKeys {
-  const pair = () =>
-    generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-  const merchant = pair();
-  const platform = pair();
+  const merchant = rsaPair();
+  const platform = rsaPair();
   const mchId = `1${digits(9)}`;
   return {
     appId: `wx${randomBytes(8).toString('hex')}`,
