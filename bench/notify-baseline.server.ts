@@ -1,19 +1,40 @@
 /**
  * The bare baseline of bench/notify.bench.ts: a plain node:http server doing
- * only the unavoidable work of one Alipay notification, in one transaction:
- * parse the form, verify RSA2 against the gateway public key, check app/seller
- * id and amount, then through the driver directly: read the attempt (joined
- * with its order, for the event payload), insert the inbox row (a copy under a
- * suffixed key when the dedupe key is taken), the conditional updates of the
- * payment and the order, and the webhook event. Answers `success` after commit.
+ * only the unavoidable work of one notification, in one transaction, and
+ * delivering the resulting merchant webhook from the same process.
+ *
+ * Notify (BENCH_BASE_CHANNEL):
+ *  - alipay, POST /notify/alipay: parse the form, verify RSA2 against the
+ *    gateway public key, check app/seller id and amount; answers `success`.
+ *  - wechat, POST /notify/wechat/v3: check Wechatpay-Timestamp (5 minutes) and
+ *    the SHA256-RSA signature over the raw body with the key Wechatpay-Serial
+ *    names, decrypt the AEAD_AES_256_GCM resource with the APIv3 key, check
+ *    mchid, appid, trade_state and amount; answers 204.
+ * then, through the driver directly: read the attempt (joined with its order,
+ * for the event payload), insert the inbox row (a copy under a suffixed key
+ * when the dedupe key is taken), the conditional updates of the payment and
+ * the order, the webhook event and its delivery row; answer after commit.
+ *
+ * Relay: a bare outbox loop, woken after each commit that wrote an event and
+ * every second: claim up to 100 due deliveries with one conditional update,
+ * POST each (signed like paygate's Paygate-Signature, keep-alive, 16 in
+ * flight), then record the attempts and outcomes in one transaction (delivered,
+ * or due again in a second). A full batch is followed at once by the next.
  *
  * Started by the bench as a child process; configured by BENCH_BASE_* variables.
  */
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { randomBytes } from 'node:crypto';
-import { IncomingMessage, ServerResponse, createServer } from 'node:http';
+import { createHmac, randomBytes } from 'node:crypto';
+import { Agent, IncomingMessage, ServerResponse, createServer, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { fenOf, readSandboxKeys, rsa2Verify, signContent } from './support/alipay-bench';
+import {
+  decryptResource,
+  readWechatKeys,
+  rsaSha256Verify,
+  signedMessage,
+} from './support/wechat-bench';
 
 const env = (name: string): string => {
   const v = process.env[name];
@@ -21,9 +42,14 @@ const env = (name: string): string => {
   return v;
 };
 
-const keys = readSandboxKeys(env('BENCH_BASE_DATA_DIR'));
-const CHANNEL = 'alipay';
+const CHANNEL = env('BENCH_BASE_CHANNEL') === 'wechat' ? 'wechat' : 'alipay';
+const DATA_DIR = env('BENCH_BASE_DATA_DIR');
+const WEBHOOK_URL = env('BENCH_BASE_WEBHOOK_URL');
+const WEBHOOK_SECRET = env('BENCH_BASE_WEBHOOK_SECRET');
 const BODY_LIMIT = 64 * 1024;
+const RELAY_BATCH = 100;
+const RELAY_IN_FLIGHT = 16;
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 interface AttemptRow {
   id: string;
@@ -62,7 +88,11 @@ function beijingToSql(text: string): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-function verifyNotification(body: string): Verified | null {
+const alipayKeys = CHANNEL === 'alipay' ? readSandboxKeys(DATA_DIR) : undefined;
+const wechatKeys = CHANNEL === 'wechat' ? readWechatKeys(DATA_DIR) : undefined;
+
+function verifyAlipay(body: string): Verified | null {
+  const keys = alipayKeys!;
   const params: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(body)) params[k] = v;
   if (!params.sign || (params.sign_type !== undefined && params.sign_type !== 'RSA2')) return null;
@@ -82,6 +112,70 @@ function verifyNotification(body: string): Verified | null {
     tradeNo: params.trade_no ?? '',
     paidAt: beijingToSql(params.gmt_payment ?? ''),
     audit: JSON.stringify(audit),
+  };
+}
+
+const header = (req: IncomingMessage, name: string): string =>
+  typeof req.headers[name] === 'string' ? (req.headers[name] as string) : '';
+
+interface WechatTransaction {
+  mchid?: string;
+  appid?: string;
+  out_trade_no?: string;
+  transaction_id?: string;
+  trade_state?: string;
+  success_time?: string;
+  amount?: { total?: number };
+}
+
+function verifyWechat(req: IncomingMessage, raw: Buffer): Verified | null {
+  const keys = wechatKeys!;
+  const timestamp = header(req, 'wechatpay-timestamp');
+  const serial = header(req, 'wechatpay-serial');
+  if (!/^\d{1,12}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) {
+    return null;
+  }
+  if (serial !== keys.platformPublicKeyId) return null;
+  const text = raw.toString('utf8');
+  const message = signedMessage(timestamp, header(req, 'wechatpay-nonce'), text);
+  if (!rsaSha256Verify(message, header(req, 'wechatpay-signature'), keys.platformPublicKey)) {
+    return null;
+  }
+  let envelope: {
+    id?: string;
+    event_type?: string;
+    resource?: { ciphertext?: string; nonce?: string; associated_data?: string };
+  };
+  try {
+    envelope = JSON.parse(text) as typeof envelope;
+  } catch {
+    return null;
+  }
+  const r = envelope.resource;
+  if (!envelope.id || envelope.event_type !== 'TRANSACTION.SUCCESS' || !r?.ciphertext || !r.nonce)
+    return null;
+  const plain = decryptResource(keys.apiV3Key, r.nonce, r.associated_data ?? '', r.ciphertext);
+  if (plain === null) return null;
+  const t = JSON.parse(plain) as WechatTransaction;
+  const total = t.amount?.total;
+  if (t.mchid !== keys.mchId || t.appid !== keys.appId || t.trade_state !== 'SUCCESS') return null;
+  if (!Number.isSafeInteger(total) || !t.out_trade_no) return null;
+  const paidAt = new Date(t.success_time ?? '');
+  return {
+    dedupeKey: `${envelope.event_type}:${envelope.id}`.slice(0, 191),
+    outTradeNo: t.out_trade_no.slice(0, 64),
+    amountFen: total!,
+    tradeNo: t.transaction_id ?? '',
+    paidAt: (Number.isNaN(paidAt.getTime()) ? new Date() : paidAt)
+      .toISOString()
+      .replace('T', ' ')
+      .replace('Z', ''),
+    audit: JSON.stringify({
+      id: envelope.id,
+      event_type: envelope.event_type,
+      serial,
+      resource: t,
+    }),
   };
 }
 
@@ -124,6 +218,9 @@ const UPDATE_ORDER = `UPDATE orders SET status = 'PAID', paid_amount = ?, channe
   paid_payment_id = ?, paid_at = ?, updated_at = ? WHERE id = ? AND status IN ('PENDING')`;
 const INSERT_EVENT = `INSERT INTO webhook_events (id, type, order_id, refund_id, payload, created_at)
   VALUES (?, 'order.paid', ?, NULL, ?, ?)`;
+const INSERT_DELIVERY = `INSERT INTO webhook_deliveries (id, event_id, order_id, url, status, attempts,
+  next_attempt_at, claimed_by, claimed_until, last_status, last_error, delivered_at, created_at, updated_at)
+  VALUES (?, ?, ?, ?, 'PENDING', 0, ?, NULL, NULL, NULL, NULL, NULL, ?, ?)`;
 
 const outcomeOf = (a: AttemptRow | undefined, n: Verified): Outcome =>
   !a
@@ -135,7 +232,64 @@ const outcomeOf = (a: AttemptRow | undefined, n: Verified): Outcome =>
 /** Applies one verified notification; resolves to its outcome once committed. */
 type Apply = (n: Verified, sourceIp: string) => Promise<Outcome>;
 
-function sqliteApply(): Apply {
+interface DueDelivery {
+  id: string;
+  url: string;
+  payload: string;
+  attempts: number | string;
+}
+
+interface Sent {
+  row: DueDelivery;
+  statusCode: number | null;
+  ok: boolean;
+  latencyMs: number;
+}
+
+/** The relay's two database steps. */
+interface RelayStore {
+  /** Claims up to `limit` due deliveries for `token`; returns them with their payloads. */
+  claim(token: string, limit: number): Promise<DueDelivery[]>;
+  /** One transaction: the attempt rows, then each outcome, conditional on the claim. */
+  record(token: string, sent: Sent[]): Promise<void>;
+}
+
+interface Backend {
+  apply: Apply;
+  relay: RelayStore;
+}
+
+const CLAIM_SECONDS = 40;
+const later = (ms: number) => sqlTime(new Date(Date.now() + ms));
+const sqlTime = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+const SELECT_CLAIMED = `SELECT d.id, d.url, d.attempts, e.payload FROM webhook_deliveries d
+  JOIN webhook_events e ON e.id = d.event_id WHERE d.claimed_by = ? AND d.status = 'PENDING'`;
+const insertAttempts = (n: number) =>
+  `INSERT INTO webhook_attempts (id, delivery_id, attempt_no, status_code, error, latency_ms, attempted_at)
+   VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const markDelivered = (n: number) =>
+  `UPDATE webhook_deliveries SET status = 'DELIVERED', attempts = attempts + 1, last_status = 200,
+   last_error = NULL, delivered_at = ?, claimed_by = NULL, claimed_until = NULL, updated_at = ?
+   WHERE claimed_by = ? AND id IN (${placeholders(n)})`;
+const markRetry = (n: number) =>
+  `UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = 'failed', next_attempt_at = ?,
+   claimed_by = NULL, claimed_until = NULL, updated_at = ? WHERE claimed_by = ? AND id IN (${placeholders(n)})`;
+
+function attemptValues(sent: Sent[], now: string): unknown[] {
+  return sent.flatMap((s) => [
+    newId('wha'),
+    s.row.id,
+    Number(s.row.attempts) + 1,
+    s.statusCode,
+    s.ok ? null : `HTTP ${s.statusCode ?? 'error'}`,
+    Math.round(s.latencyMs),
+    now,
+  ]);
+}
+
+function sqliteBackend(): Backend {
   const db = new Database(env('BENCH_BASE_DB_PATH'));
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${env('BENCH_BASE_SQLITE_SYNC')}`);
@@ -146,6 +300,7 @@ function sqliteApply(): Apply {
   const payment = db.prepare(UPDATE_PAYMENT);
   const order = db.prepare(UPDATE_ORDER);
   const event = db.prepare(INSERT_EVENT);
+  const delivery = db.prepare(INSERT_DELIVERY);
   const apply = db.transaction((n: Verified, sourceIp: string): Outcome => {
     const now = sqlNow();
     const a = select.get(n.outTradeNo, CHANNEL) as AttemptRow | undefined;
@@ -166,12 +321,39 @@ function sqliteApply(): Apply {
     }
     const eventId = newId('evt');
     event.run(eventId, a.order_id, eventPayload(eventId, a, n, now), now);
+    delivery.run(newId('whd'), eventId, a.order_id, WEBHOOK_URL, now, now, now);
     return outcome;
   });
-  return async (n, sourceIp) => apply.immediate(n, sourceIp);
+  const claim = db.prepare(
+    `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? WHERE id IN (
+       SELECT id FROM webhook_deliveries WHERE status = 'PENDING' AND next_attempt_at <= ?
+       AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY created_at, id LIMIT ?)`,
+  );
+  const claimed = db.prepare(SELECT_CLAIMED);
+  const record = db.transaction((token: string, sent: Sent[]) => {
+    const now = sqlNow();
+    db.prepare(insertAttempts(sent.length)).run(...attemptValues(sent, now));
+    const ok = sent.filter((s) => s.ok).map((s) => s.row.id);
+    const failed = sent.filter((s) => !s.ok).map((s) => s.row.id);
+    if (ok.length) db.prepare(markDelivered(ok.length)).run(now, now, token, ...ok);
+    if (failed.length) db.prepare(markRetry(failed.length)).run(later(1000), now, token, ...failed);
+  });
+  return {
+    apply: async (n, sourceIp) => apply.immediate(n, sourceIp),
+    relay: {
+      claim: async (token, limit) => {
+        const now = sqlNow();
+        claim.run(token, later(CLAIM_SECONDS * 1000), now, now, limit);
+        return claimed.all(token) as DueDelivery[];
+      },
+      record: async (token, sent) => {
+        if (sent.length) record.immediate(token, sent);
+      },
+    },
+  };
 }
 
-function mysqlApply(): Apply {
+function mysqlBackend(): Backend {
   const pool = mysql.createPool({
     host: env('BENCH_BASE_DB_HOST'),
     port: Number(env('BENCH_BASE_DB_PORT')),
@@ -186,10 +368,22 @@ function mysqlApply(): Apply {
     dateStrings: true,
   });
   type Result = mysql.ResultSetHeader;
-  const once = async (n: Verified, sourceIp: string): Promise<Outcome> => {
+  const inTransaction = async <T>(work: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> => {
     const conn = await pool.getConnection();
     try {
       await conn.beginTransaction();
+      const result = await work(conn);
+      await conn.commit();
+      return result;
+    } catch (error) {
+      await conn.rollback().catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
+  };
+  const once = (n: Verified, sourceIp: string): Promise<Outcome> =>
+    inTransaction(async (conn) => {
       const now = sqlNow();
       const [rows] = await conn.query<(AttemptRow & mysql.RowDataPacket)[]>(SELECT_ATTEMPT, [
         n.outTradeNo,
@@ -198,66 +392,51 @@ function mysqlApply(): Apply {
       const a = rows[0];
       let outcome = outcomeOf(a, n);
       const id = newId('ntf');
+      const inboxRow = (key: string) => [
+        id,
+        CHANNEL,
+        key,
+        n.outTradeNo,
+        sourceIp,
+        outcome,
+        n.audit,
+        now,
+      ];
       try {
-        await conn.query(INSERT_INBOX, [
-          id,
-          CHANNEL,
-          n.dedupeKey,
-          n.outTradeNo,
-          sourceIp,
-          outcome,
-          n.audit,
-          now,
-        ]);
+        await conn.query(INSERT_INBOX, inboxRow(n.dedupeKey));
       } catch (error) {
         if ((error as { code?: string }).code !== 'ER_DUP_ENTRY') throw error;
         if (outcome === 'processed') outcome = 'duplicate';
-        const key = `${n.dedupeKey.slice(0, 150)}#${id}`;
-        await conn.query(INSERT_INBOX, [
-          id,
-          CHANNEL,
-          key,
-          n.outTradeNo,
-          sourceIp,
-          outcome,
-          n.audit,
-          now,
-        ]);
+        await conn.query(INSERT_INBOX, inboxRow(`${n.dedupeKey.slice(0, 150)}#${id}`));
       }
-      if (a && !outcome.startsWith('rejected')) {
-        const [p] = await conn.query<Result>(UPDATE_PAYMENT, [n.paidAt, n.tradeNo, now, a.id]);
-        if (p.affectedRows === 1) {
-          const [o] = await conn.query<Result>(UPDATE_ORDER, [
-            a.amount,
-            CHANNEL,
-            n.tradeNo,
-            a.id,
-            n.paidAt,
-            now,
-            a.order_id,
-          ]);
-          if (o.affectedRows === 1) {
-            const eventId = newId('evt');
-            await conn.query(INSERT_EVENT, [
-              eventId,
-              a.order_id,
-              eventPayload(eventId, a, n, now),
-              now,
-            ]);
-          }
-        }
-      }
-      await conn.commit();
+      if (!a || outcome.startsWith('rejected')) return outcome;
+      const [p] = await conn.query<Result>(UPDATE_PAYMENT, [n.paidAt, n.tradeNo, now, a.id]);
+      if (p.affectedRows !== 1) return outcome;
+      const [o] = await conn.query<Result>(UPDATE_ORDER, [
+        a.amount,
+        CHANNEL,
+        n.tradeNo,
+        a.id,
+        n.paidAt,
+        now,
+        a.order_id,
+      ]);
+      if (o.affectedRows !== 1) return outcome;
+      const eventId = newId('evt');
+      await conn.query(INSERT_EVENT, [eventId, a.order_id, eventPayload(eventId, a, n, now), now]);
+      await conn.query(INSERT_DELIVERY, [
+        newId('whd'),
+        eventId,
+        a.order_id,
+        WEBHOOK_URL,
+        now,
+        now,
+        now,
+      ]);
       return outcome;
-    } catch (error) {
-      await conn.rollback().catch(() => undefined);
-      throw error;
-    } finally {
-      conn.release();
-    }
-  };
+    });
   // A deadlock victim is run again, a bounded number of times, as the service does.
-  return async (n, sourceIp) => {
+  const apply: Apply = async (n, sourceIp) => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await once(n, sourceIp);
@@ -269,21 +448,146 @@ function mysqlApply(): Apply {
       }
     }
   };
+  return {
+    apply,
+    relay: {
+      claim: async (token, limit) => {
+        const now = sqlNow();
+        await pool.query(
+          `UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ?
+            WHERE status = 'PENDING' AND next_attempt_at <= ?
+              AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY created_at, id LIMIT ?`,
+          [token, later(CLAIM_SECONDS * 1000), now, now, limit],
+        );
+        const [rows] = await pool.query<(DueDelivery & mysql.RowDataPacket)[]>(SELECT_CLAIMED, [
+          token,
+        ]);
+        return rows;
+      },
+      record: async (token, sent) => {
+        if (sent.length === 0) return;
+        await inTransaction(async (conn) => {
+          const now = sqlNow();
+          await conn.query(insertAttempts(sent.length), attemptValues(sent, now));
+          const ok = sent.filter((s) => s.ok).map((s) => s.row.id);
+          const failed = sent.filter((s) => !s.ok).map((s) => s.row.id);
+          if (ok.length) await conn.query(markDelivered(ok.length), [now, now, token, ...ok]);
+          if (failed.length)
+            await conn.query(markRetry(failed.length), [later(1000), now, token, ...failed]);
+        });
+      },
+    },
+  };
 }
 
-const apply = env('BENCH_BASE_DB_TYPE') === 'mysql' ? mysqlApply() : sqliteApply();
+const backend = env('BENCH_BASE_DB_TYPE') === 'mysql' ? mysqlBackend() : sqliteBackend();
 
-function reply(res: ServerResponse, status: number, text: string): void {
+const hookAgent = new Agent({ keepAlive: true, maxSockets: RELAY_IN_FLIGHT });
+const hookUrl = new URL(WEBHOOK_URL);
+
+function post(row: DueDelivery): Promise<Sent> {
+  const started = performance.now();
+  const body = Buffer.from(row.payload, 'utf8');
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac('sha256', WEBHOOK_SECRET).update(`${t}.`).update(body).digest('hex');
+  return new Promise((resolve) => {
+    const done = (statusCode: number | null) =>
+      resolve({
+        row,
+        statusCode,
+        ok: statusCode !== null && statusCode >= 200 && statusCode < 300,
+        latencyMs: performance.now() - started,
+      });
+    const req = request(
+      {
+        agent: hookAgent,
+        host: hookUrl.hostname,
+        port: hookUrl.port,
+        path: hookUrl.pathname,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+          'user-agent': 'paygate-bench-baseline',
+          'paygate-signature': `t=${t},v1=${v1}`,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode ?? null));
+        res.on('error', () => done(null));
+      },
+    );
+    req.setTimeout(WEBHOOK_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
+    req.on('error', () => done(null));
+    req.end(body);
+  });
+}
+
+let relaying = false;
+let relayAgain = false;
+const relayToken = `baseline-${process.pid}`;
+
+async function relayOnce(): Promise<number> {
+  const due = await backend.relay.claim(relayToken, RELAY_BATCH);
+  const sent: Sent[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(RELAY_IN_FLIGHT, due.length) }, async () => {
+      while (next < due.length) sent.push(await post(due[next++]));
+    }),
+  );
+  await backend.relay.record(relayToken, sent);
+  return due.length;
+}
+
+/** Runs the relay now, or once more after the run in progress. */
+function wakeRelay(): void {
+  if (relaying) {
+    relayAgain = true;
+    return;
+  }
+  relaying = true;
+  void (async () => {
+    try {
+      do {
+        relayAgain = false;
+        if ((await relayOnce()) >= RELAY_BATCH) relayAgain = true;
+      } while (relayAgain);
+    } catch (error) {
+      process.stderr.write(`baseline relay: ${(error as Error).message}\n`);
+    } finally {
+      relaying = false;
+    }
+  })();
+}
+setInterval(wakeRelay, 1000).unref();
+
+function reply(res: ServerResponse, status: number, text: string, type = 'text/plain'): void {
   res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
+    'content-type': `${type}; charset=utf-8`,
     'content-length': Buffer.byteLength(text),
   });
   res.end(text);
 }
 
+const NOTIFY_PATH = CHANNEL === 'wechat' ? '/notify/wechat/v3' : '/notify/alipay';
+const WECHAT_FAIL = JSON.stringify({ code: 'FAIL', message: 'not processed' });
+
+/** The channel's answer: Alipay reads `success`/`fail`; WeChat a 2xx or `{code, message}`. */
+function answer(res: ServerResponse, ok: boolean, retry = false): void {
+  if (CHANNEL === 'alipay') return reply(res, 200, ok ? 'success' : 'fail');
+  if (ok) {
+    res.writeHead(204);
+    res.end();
+    return;
+  }
+  reply(res, retry ? 500 : 400, WECHAT_FAIL, 'application/json');
+}
+
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === 'GET' && req.url === '/health') return reply(res, 200, 'ok');
-  if (req.method !== 'POST' || req.url !== '/notify/alipay') return reply(res, 404, 'not found');
+  if (req.method !== 'POST' || req.url !== NOTIFY_PATH) return reply(res, 404, 'not found');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -291,14 +595,17 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (size > BODY_LIMIT) return reply(res, 413, 'fail');
     chunks.push(chunk);
   }
-  const verified = verifyNotification(Buffer.concat(chunks).toString('utf8'));
-  if (!verified) return reply(res, 200, 'fail');
+  const raw = Buffer.concat(chunks);
+  const verified = CHANNEL === 'wechat' ? verifyWechat(req, raw) : verifyAlipay(raw.toString());
+  if (!verified) return answer(res, false);
   try {
-    const outcome = await apply(verified, (req.socket.remoteAddress ?? '').replace(/^::ffff:/, ''));
-    reply(res, 200, outcome.startsWith('rejected') ? 'fail' : 'success');
+    const sourceIp = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const outcome = await backend.apply(verified, sourceIp);
+    answer(res, !outcome.startsWith('rejected'));
+    if (outcome === 'processed') wakeRelay();
   } catch (error) {
     process.stderr.write(`baseline: ${(error as Error).message}\n`);
-    reply(res, 200, 'fail');
+    answer(res, false, true);
   }
 }
 

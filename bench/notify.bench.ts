@@ -1,33 +1,42 @@
 /**
- * bench/notify: signed Alipay TRADE_SUCCESS notifications (plus exact
- * duplicates) posted with N in flight to the running service, and the same
- * stream to a bare node:http baseline (notify-baseline.server.ts, a child
- * process like the service) doing the same signature check and the same SQL
- * through the driver, with the same durability settings, on its own copy of
- * the same schema and data. SQLite and/or MariaDB. See BENCHMARKS.md.
+ * bench/notify: signed payment notifications (plus exact duplicates) posted
+ * with N in flight to the running service, and the same stream to a bare
+ * node:http baseline (notify-baseline.server.ts, a child process like the
+ * service) doing the same verification and the same SQL through the driver,
+ * with the same durability settings, on its own copy of the same schema and
+ * data. Alipay (RSA2 form posts) and/or WeChat Pay v3 (signed JSON with an
+ * AES-GCM resource); SQLite and/or MariaDB. See BENCHMARKS.md.
  *
- *   npm run bench:notify -- [--db sqlite|mysql|both] [--count 20000] [--dup-ratio 0.2]
- *     [--concurrency 64] [--warmup 1000] [--sqlite-sync FULL|NORMAL] [--mysql-pool 10]
- *     [--slices 8] [--max-seconds 600] [--keep] [--profile] [--service-root DIR]
+ * The service runs as operators run it: defaults (jobs on, LOG_LEVEL info),
+ * NODE_ENV=production, MERCHANT_WEBHOOK_URL at a live receiver
+ * (webhook-receiver.server.ts, which checks every signature) and the notify
+ * allowlists set; the report prints every setting given. The baseline delivers
+ * its webhooks to the same receiver from its own process. Both sides are
+ * measured on notifications/s and end to end: distinct orders ÷ the time
+ * until the receiver holds a valid order.paid for every one of them.
+ *
+ *   npm run bench:notify -- [--channel alipay|wechat|both] [--db sqlite|mysql|both]
+ *     [--count 20000] [--dup-ratio 0.2] [--concurrency 64] [--warmup 1000]
+ *     [--sqlite-sync FULL|NORMAL] [--mysql-pool 10] [--slices 8] [--max-seconds 600]
+ *     [--e2e-timeout 300] [--stripped] [--keep] [--profile] [--service-root DIR]
  *
  * The measured stream is cut into --slices parts, sent to the baseline and the
  * service in turn (B S, S B, B S, …) so that the machine's drift over a run
- * (this one is shared) weighs on both alike; each side's figures add up its
- * slices. --keep keeps the work directory and the MariaDB databases; --profile writes V8
+ * (this one is shared) weighs on both alike; after each slice the bench waits
+ * until that side's webhooks have all arrived before the next slice starts;
+ * each side's figures add up its slices. --stripped runs the service in the
+ * old stripped setup (jobs off, LOG_LEVEL=warn), for comparison only.
+ * --keep keeps the work directory and the MariaDB databases; --profile writes V8
  * CPU profiles of both servers into the work directory (kept); --service-root
  * measures the dist/ of another checkout (A/B runs of a change to src/).
- * Exit code 1 when any answer was not `success` or a database check failed.
+ * Exit code 1 when any answer was wrong, a webhook did not arrive in time or a
+ * database check failed.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  SandboxKeys,
-  formEncode,
-  readSandboxKeys,
-  signedPaidNotification,
-} from './support/alipay-bench';
+import { formEncode, readSandboxKeys, signedPaidNotification } from './support/alipay-bench';
 import { BenchArgs, BenchDb, print, progress } from './support/bench-args';
 import { Cleanups } from './support/cleanups';
 import {
@@ -42,12 +51,14 @@ import {
 import {
   BenchChild,
   REPO_ROOT,
+  SERVICE_KEYS,
+  describeServiceEnv,
   freePort,
   mysqlEnv,
   startChild,
   startService,
 } from './support/child-process';
-import { AttemptFixture, insertAttempts, makeAttempts } from './support/fixtures';
+import { AttemptFixture, BenchChannel, insertAttempts, makeAttempts } from './support/fixtures';
 import { LoadResult, httpRequest, runTasks } from './support/http-load';
 import { CpuMeter, CpuUsage, findDatabaseServerPid } from './support/cpu-meter';
 import { machineInfo, machineLine } from './support/machine-info';
@@ -59,8 +70,10 @@ import {
   ratesBySlice,
   summarise,
 } from './support/stats';
+import { readWechatKeys, signedWechatNotification } from './support/wechat-bench';
 
 const args = new BenchArgs(process.argv.slice(2), [
+  'channel',
   'db',
   'count',
   'dup-ratio',
@@ -70,11 +83,15 @@ const args = new BenchArgs(process.argv.slice(2), [
   'mysql-pool',
   'slices',
   'max-seconds',
+  'e2e-timeout',
+  'stripped',
   'keep',
   'profile',
   'service-root',
 ]);
+const channelArg = args.oneOf('channel', ['alipay', 'wechat', 'both'] as const, 'both');
 const settings = {
+  channels: (channelArg === 'both' ? ['alipay', 'wechat'] : [channelArg]) as BenchChannel[],
   dbs: args.dbs(),
   count: args.int('count', 20_000, 1, 1_000_000),
   dupRatio: args.number('dup-ratio', 0.2, 0, 1),
@@ -84,6 +101,10 @@ const settings = {
   mysqlPool: args.int('mysql-pool', 10, 1, 200),
   slices: args.int('slices', 8, 1, 1000),
   maxSeconds: args.int('max-seconds', 600, 1, 3600),
+  /** How long after a slice the bench waits for its webhooks before calling it a failure. */
+  e2eTimeoutSeconds: args.int('e2e-timeout', 300, 1, 3600),
+  /** The old stripped service setup (jobs off, LOG_LEVEL=warn), for comparison only. */
+  stripped: args.flag('stripped'),
   keep: args.flag('keep'),
   /** Writes V8 CPU profiles of the service and the baseline into the (kept) work directory. */
   profile: args.flag('profile'),
@@ -91,11 +112,26 @@ const settings = {
   serviceRoot: args.string('service-root', REPO_ROOT),
 };
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' };
 const REQUEST_TIMEOUT_MS = 30_000;
+const NOTIFY_PATH: Record<BenchChannel, string> = {
+  alipay: '/notify/alipay',
+  wechat: '/notify/wechat/v3',
+};
 
+/** One notification as sent: the exact bytes and headers, so a copy is exact. */
+interface Signed {
+  body: Buffer;
+  headers: Record<string, string>;
+}
+
+/**
+ * The stream as attempt indexes (a duplicate repeats an index), signed on
+ * first use: WeChat refuses a Wechatpay-Timestamp more than 5 minutes old, so
+ * each slice is signed just before it is sent (outside the measured time) and
+ * a copy reuses the bytes of its first sending.
+ */
 interface NotifyStream {
-  bodies: Buffer[];
+  indexes: number[];
   distinct: number;
   duplicates: number;
 }
@@ -108,17 +144,56 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-/** One signed notification per attempt, plus exact copies of a random dupRatio of them, shuffled. */
-function buildStream(attempts: AttemptFixture[], keys: SandboxKeys, now: Date): NotifyStream {
-  const distinct = attempts.map((a) =>
-    Buffer.from(formEncode(signedPaidNotification(a, keys, now))),
-  );
+/** One notification per attempt in [from, to), plus copies of a random dupRatio of them, shuffled. */
+function buildStream(from: number, to: number): NotifyStream {
+  const distinct = Array.from({ length: to - from }, (_, i) => from + i);
   const copies = shuffle([...distinct]).slice(0, Math.round(distinct.length * settings.dupRatio));
   return {
-    bodies: shuffle([...distinct, ...copies]),
+    indexes: shuffle([...distinct, ...copies]),
     distinct: distinct.length,
     duplicates: copies.length,
   };
+}
+
+class Signer {
+  private readonly signed = new Map<number, Signed>();
+
+  constructor(private readonly make: (attempt: AttemptFixture) => Signed) {}
+
+  static for(channel: BenchChannel, dataDir: string, attempts: AttemptFixture[]): Signer {
+    if (channel === 'alipay') {
+      const keys = readSandboxKeys(dataDir);
+      return new Signer((a) => ({
+        body: Buffer.from(formEncode(signedPaidNotification(a, keys, new Date()))),
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+      })).withAttempts(attempts);
+    }
+    const keys = readWechatKeys(dataDir);
+    return new Signer((a) => signedWechatNotification(a, keys, new Date())).withAttempts(attempts);
+  }
+
+  private attempts: AttemptFixture[] = [];
+
+  private withAttempts(attempts: AttemptFixture[]): this {
+    this.attempts = attempts;
+    return this;
+  }
+
+  /** The notifications of these indexes, signing those not signed yet. */
+  bodies(indexes: number[]): Signed[] {
+    return indexes.map((i) => {
+      let s = this.signed.get(i);
+      if (!s) {
+        s = this.make(this.attempts[i]);
+        this.signed.set(i, s);
+      }
+      return s;
+    });
+  }
+
+  orderId(i: number): string {
+    return this.attempts[i].orderId;
+  }
 }
 
 interface PhaseFigures {
@@ -139,20 +214,34 @@ interface PhaseFigures {
   /** CPU time of the server process (and of mariadbd, on MariaDB) per request. */
   serverCpuMsPerRequest: number;
   databaseCpuMsPerRequest?: number;
+  /** Distinct orders paid in these slices, each owed one order.paid webhook. */
+  orders: number;
+  /** Sum over slices of: slice start → the receiver's last new order.paid of that slice. */
+  e2eSeconds: number;
+  /** Distinct orders ÷ e2eSeconds. */
+  e2ePerSecond: number;
+  /** Per slice: the last new webhook's arrival after the slice's last notification answer. */
+  lagsMs: number[];
+  /** Every slice's webhooks arrived within --e2e-timeout. */
+  webhooksComplete: boolean;
 }
 
 interface Measured {
   load: LoadResult;
   cpu: CpuUsage;
+  newOrders: number;
+  e2eMs: number;
+  lagMs: number;
+  complete: boolean;
 }
 
 /** The stream cut into `n` consecutive parts of (nearly) equal size. */
-function sliceBodies(bodies: Buffer[], n: number): Buffer[][] {
-  const parts = Math.min(n, bodies.length);
+function sliceIndexes(indexes: number[], n: number): number[][] {
+  const parts = Math.min(n, indexes.length);
   return Array.from({ length: parts }, (_, i) =>
-    bodies.slice(
-      Math.floor((i * bodies.length) / parts),
-      Math.floor(((i + 1) * bodies.length) / parts),
+    indexes.slice(
+      Math.floor((i * indexes.length) / parts),
+      Math.floor(((i + 1) * indexes.length) / parts),
     ),
   );
 }
@@ -185,6 +274,9 @@ function figures(measured: Measured[]): PhaseFigures {
   };
   const l = summarise(r.latenciesMs);
   const per = (s: number | undefined) => (s === undefined ? undefined : (s * 1000) / r.started);
+  const orders = sum(measured.map((m) => m.newOrders));
+  const e2eSeconds = sum(measured.map((m) => m.e2eMs)) / 1000;
+  const complete = measured.every((m) => m.complete);
   return {
     cpu,
     quarterRates: ratesBySlice(r.completionsMs, 4).map((x) => Math.round(x)),
@@ -198,10 +290,16 @@ function figures(measured: Measured[]): PhaseFigures {
     perSecond: r.started / (r.wallMs / 1000),
     ...l,
     cutShort: r.cutShort,
+    orders,
+    e2eSeconds,
+    e2ePerSecond: complete && e2eSeconds > 0 ? orders / e2eSeconds : NaN,
+    lagsMs: measured.map((m) => m.lagMs),
+    webhooksComplete: complete,
   };
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const max = (xs: number[]) => xs.reduce((a, b) => Math.max(a, b), -Infinity);
 
 /** The service's SQLite commits so far, from its /metrics. */
 async function unitsPerCommit(
@@ -227,23 +325,74 @@ async function unitsPerCommit(
   }
 }
 
-async function postAll(baseUrl: string, bodies: Buffer[]): Promise<LoadResult> {
+/** Alipay reads `success` in a 200; WeChat Pay any 2xx (paygate and the baseline answer 204). */
+function acknowledged(channel: BenchChannel, status: number, text: string): boolean {
+  return channel === 'alipay'
+    ? status === 200 && text === 'success'
+    : status >= 200 && status < 300;
+}
+
+async function postAll(
+  baseUrl: string,
+  channel: BenchChannel,
+  bodies: Signed[],
+): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: settings.concurrency });
-  const url = new URL('/notify/alipay', baseUrl);
+  const url = new URL(NOTIFY_PATH[channel], baseUrl);
   try {
     return await runTasks({
       count: bodies.length,
       concurrency: settings.concurrency,
       maxMs: settings.maxSeconds * 1000,
       task: async (i) => {
-        const a = await httpRequest(agent, url, 'POST', FORM, bodies[i], REQUEST_TIMEOUT_MS);
-        return a.status === 200 && a.text === 'success'
+        const { body, headers } = bodies[i];
+        const a = await httpRequest(agent, url, 'POST', headers, body, REQUEST_TIMEOUT_MS);
+        return acknowledged(channel, a.status, a.text)
           ? null
           : `HTTP ${a.status}: ${a.text.slice(0, 200)}`;
       },
     });
   } finally {
     agent.destroy();
+  }
+}
+
+interface ReceiverStats {
+  paidOrders: number;
+  lastNewAt: number;
+  received: number;
+  invalid: number;
+}
+
+async function receiverStats(receiver: BenchChild, side: string): Promise<ReceiverStats> {
+  const agent = new Agent();
+  try {
+    const { text } = await httpRequest(
+      agent,
+      new URL(`/stats/${side}`, receiver.baseUrl),
+      'GET',
+      {},
+      undefined,
+      REQUEST_TIMEOUT_MS,
+    );
+    return JSON.parse(text) as ReceiverStats;
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** Polls the receiver until it holds `expected` paid orders for `side`, or the timeout. */
+async function waitForWebhooks(
+  receiver: BenchChild,
+  side: string,
+  expected: number,
+): Promise<{ stats: ReceiverStats; complete: boolean }> {
+  const deadline = Date.now() + settings.e2eTimeoutSeconds * 1000;
+  for (;;) {
+    const stats = await receiverStats(receiver, side);
+    if (stats.paidOrders >= expected) return { stats, complete: true };
+    if (Date.now() > deadline) return { stats, complete: false };
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -258,13 +407,24 @@ interface DbCheck {
   succeededPayments: number;
   paidEvents: number;
   ordersWithEvent: number;
+  deliveredWebhooks: number;
+  receiverOrders: number;
+  receiverInvalid: number;
   inbox: Record<string, number>;
   ok: boolean;
   problems: string[];
 }
 
-/** Exactly one PAID order and one order.paid event per distinct notification; every copy recorded as such. */
-async function checkDb(db: BenchDatabase, distinct: number, duplicates: number): Promise<DbCheck> {
+/**
+ * Exactly one PAID order and one order.paid event per distinct notification,
+ * each delivered and held by the receiver; every copy recorded as such.
+ */
+async function checkDb(
+  db: BenchDatabase,
+  distinct: number,
+  duplicates: number,
+  receiver: ReceiverStats,
+): Promise<DbCheck> {
   const one = async (sql: string) =>
     Number(Object.values((await db.all<Record<string, unknown>>(sql))[0])[0]);
   const paidOrders = await one(`SELECT COUNT(*) FROM orders WHERE status = 'PAID'`);
@@ -275,6 +435,9 @@ async function checkDb(db: BenchDatabase, distinct: number, duplicates: number):
   );
   const eventsOnUnpaid = await one(
     `SELECT COUNT(*) FROM webhook_events e JOIN orders o ON o.id = e.order_id WHERE o.status <> 'PAID'`,
+  );
+  const deliveredWebhooks = await one(
+    `SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'DELIVERED'`,
   );
   const inboxRows = await db.all<{ outcome: string; n: unknown }>(
     'SELECT outcome, COUNT(*) AS n FROM channel_notifications GROUP BY outcome',
@@ -289,6 +452,9 @@ async function checkDb(db: BenchDatabase, distinct: number, duplicates: number):
   expect('order.paid events', paidEvents, distinct);
   expect('orders with an order.paid event', ordersWithEvent, distinct);
   expect('events on orders not PAID', eventsOnUnpaid, 0);
+  expect('DELIVERED webhooks', deliveredWebhooks, distinct);
+  expect('orders the receiver holds a valid order.paid for', receiver.paidOrders, distinct);
+  expect('webhooks the receiver refused', receiver.invalid, 0);
   expect('inbox rows "processed"', inbox.processed ?? 0, distinct);
   expect('inbox rows "duplicate"', inbox.duplicate ?? 0, duplicates);
   const total = Object.values(inbox).reduce((s, n) => s + n, 0);
@@ -298,15 +464,21 @@ async function checkDb(db: BenchDatabase, distinct: number, duplicates: number):
     succeededPayments,
     paidEvents,
     ordersWithEvent,
+    deliveredWebhooks,
+    receiverOrders: receiver.paidOrders,
+    receiverInvalid: receiver.invalid,
     inbox,
     ok: problems.length === 0,
     problems,
   };
 }
 
-interface DbResult {
+interface RunResult {
+  channel: BenchChannel;
   db: BenchDb;
   durability: string;
+  /** The service's settings beyond its defaults (secrets masked). */
+  serviceSettings: string;
   /** SQLite: the service's transactions and the units of work they carried (warm-up included). */
   commits?: { transactions: number; units: number };
   setup: string;
@@ -315,6 +487,7 @@ interface DbResult {
   baselineWarmup?: PhaseFigures;
   serviceWarmup?: PhaseFigures;
   ratio: number;
+  e2eRatio: number;
   baselineCheck: DbCheck;
   serviceCheck: DbCheck;
 }
@@ -322,33 +495,63 @@ interface DbResult {
 // Profiles stay in the work directory; the databases go unless --keep.
 const cleanups = new Cleanups(() => settings.keep || settings.profile);
 
-async function runOnDb(
+async function runOne(
+  channel: BenchChannel,
   db: BenchDb,
   workDir: string,
-  dataDir: string,
   attempts: AttemptFixture[],
-  streams: { get: (keys: SandboxKeys) => { warm: NotifyStream; measured: NotifyStream } },
-): Promise<DbResult> {
+): Promise<RunResult> {
   const stamp = `${Date.now()}_${process.pid}`;
+  const label = `${channel}/${db}`;
+  const dataDir = join(workDir, `data-${channel}-${db}`);
+  mkdirSync(dataDir);
   let serviceDb: BenchDatabase;
   let baselineDb: BenchDatabase;
   let durability: string;
-  let service: BenchChild;
+
+  const hookPort = await freePort();
+  const receiver = await startChild({
+    name: 'receiver',
+    args: [
+      '-r',
+      'ts-node/register/transpile-only',
+      join(REPO_ROOT, 'bench', 'webhook-receiver.server.ts'),
+    ],
+    env: { BENCH_HOOK_PORT: String(hookPort), BENCH_HOOK_SECRET: SERVICE_KEYS.WEBHOOK_SECRET },
+    port: hookPort,
+    logFile: join(workDir, `receiver-${channel}-${db}.log`),
+  });
+  cleanups.add(() => receiver.stop());
+
+  const operatorEnv = {
+    MERCHANT_WEBHOOK_URL: `${receiver.baseUrl}/hooks/service`,
+    ALIPAY_NOTIFY_ALLOW_IPS: '127.0.0.1/32',
+    WECHAT_NOTIFY_ALLOW_IPS: '127.0.0.1/32',
+  };
   const baselineEnv: Record<string, string> = {
+    BENCH_BASE_CHANNEL: channel,
     BENCH_BASE_DATA_DIR: dataDir,
     BENCH_BASE_DB_TYPE: db,
+    BENCH_BASE_WEBHOOK_URL: `${receiver.baseUrl}/hooks/baseline`,
+    BENCH_BASE_WEBHOOK_SECRET: SERVICE_KEYS.WEBHOOK_SECRET,
+  };
+  const serviceOptions = {
+    dataDir,
+    logFile: join(workDir, `service-${channel}-${db}.log`),
+    nodeArgs: profileArgs(workDir, `service-${channel}-${db}`),
+    root: settings.serviceRoot,
+    env: operatorEnv,
+    stripped: settings.stripped,
   };
 
-  progress(`${db}: starting the service on a fresh database (migrations run at boot)`);
+  progress(`${label}: starting the service on a fresh database (migrations run at boot)`);
+  let service: Awaited<ReturnType<typeof startService>>;
   if (db === 'sqlite') {
     const servicePath = join(workDir, `service-${stamp}.sqlite`);
     const baselinePath = join(workDir, `baseline-${stamp}.sqlite`);
     service = await startService({
-      dataDir,
+      ...serviceOptions,
       db: { type: 'sqlite', path: servicePath, synchronous: settings.sqliteSync },
-      logFile: join(workDir, `service-${db}.log`),
-      nodeArgs: profileArgs(workDir, `service-${db}`),
-      root: settings.serviceRoot,
     });
     cleanups.add(() => service.stop());
     serviceDb = openSqlite(servicePath);
@@ -367,11 +570,8 @@ async function runOnDb(
       cleanups.add(() => (settings.keep ? Promise.resolve() : dropMysqlDatabase(name)));
     }
     service = await startService({
-      dataDir,
+      ...serviceOptions,
       db: { type: 'mysql', database: serviceName, poolSize: settings.mysqlPool },
-      logFile: join(workDir, `service-${db}.log`),
-      nodeArgs: profileArgs(workDir, `service-${db}`),
-      root: settings.serviceRoot,
     });
     cleanups.add(() => service.stop());
     serviceDb = await openMysql(serviceName);
@@ -392,69 +592,98 @@ async function runOnDb(
       `innodb_flush_method=${v.innodb_flush_method}, isolation=${v.transaction_isolation ?? v.tx_isolation}; ` +
       `pool of ${settings.mysqlPool} connections on both sides (service DB_POOL_SIZE, baseline connectionLimit)`;
   }
+  const serviceSettings = describeServiceEnv(service.env);
+  progress(`${label}: service settings: ${serviceSettings}`);
   cleanups.add(async () => {
     await serviceDb.close();
     await baselineDb.close();
   });
 
-  const { warm, measured } = streams.get(readSandboxKeys(dataDir));
   progress(
-    `${db}: copying the schema to the baseline database and inserting ${attempts.length} orders + attempts into both`,
+    `${label}: copying the schema to the baseline database and inserting ${attempts.length} orders + attempts into both`,
   );
   await copySchema(serviceDb, baselineDb);
-  await insertAttempts(serviceDb, attempts);
-  await insertAttempts(baselineDb, attempts);
+  await insertAttempts(serviceDb, attempts, channel);
+  await insertAttempts(baselineDb, attempts, channel);
+  const signer = Signer.for(channel, dataDir, attempts);
+  const warm = buildStream(0, settings.warmup);
+  const measured = buildStream(settings.warmup, attempts.length);
 
   const basePort = await freePort();
   const baseline = await startChild({
     name: 'baseline',
     args: [
-      ...profileArgs(workDir, `baseline-${db}`),
+      ...profileArgs(workDir, `baseline-${channel}-${db}`),
       '-r',
       'ts-node/register/transpile-only',
       join(REPO_ROOT, 'bench', 'notify-baseline.server.ts'),
     ],
     env: { ...baselineEnv, BENCH_BASE_PORT: String(basePort) },
     port: basePort,
-    logFile: join(workDir, `baseline-${db}.log`),
+    logFile: join(workDir, `baseline-${channel}-${db}.log`),
   });
   cleanups.add(() => baseline.stop());
 
   const dbPid = db === 'mysql' ? findDatabaseServerPid() : undefined;
-  const run = async (server: BenchChild, bodies: Buffer[]): Promise<Measured> => {
+  type Side = 'baseline' | 'service';
+  const seen: Record<Side, Set<number>> = { baseline: new Set(), service: new Set() };
+  const run = async (who: Side, server: BenchChild, indexes: number[]): Promise<Measured> => {
+    const bodies = signer.bodies(indexes);
+    for (const i of indexes) seen[who].add(i);
+    const expected = seen[who].size;
+    const before = (await receiverStats(receiver, who)).paidOrders;
     const meter = new CpuMeter({ client: process.pid, server: server.pid, database: dbPid });
-    const load = await postAll(server.baseUrl, bodies);
-    return { load, cpu: meter.stop() };
+    const startedAt = Date.now();
+    const load = await postAll(server.baseUrl, channel, bodies);
+    const answeredAt = Date.now();
+    const cpu = meter.stop();
+    const { stats, complete } = await waitForWebhooks(receiver, who, expected);
+    if (!complete)
+      progress(
+        `${label}: ${who}: only ${stats.paidOrders} of ${expected} order.paid webhooks within ${settings.e2eTimeoutSeconds} s`,
+      );
+    const last = Math.max(stats.lastNewAt, answeredAt);
+    return {
+      load,
+      cpu,
+      newOrders: expected - before,
+      e2eMs: last - startedAt,
+      lagMs: last - answeredAt,
+      complete,
+    };
   };
-  const say = (who: string, label: string, s: NotifyStream, f: PhaseFigures) =>
+  const say = (who: string, what: string, s: NotifyStream, f: PhaseFigures) =>
     progress(
-      `${db}: ${who} ${label}: ${s.bodies.length} notifications (${s.duplicates} duplicates), ${settings.concurrency} in flight: ` +
+      `${label}: ${who} ${what}: ${s.indexes.length} notifications (${s.duplicates} duplicates), ${settings.concurrency} in flight: ` +
         `${fixed(f.perSecond, 0)}/s, p50 ${fixed(f.p50)} ms, p99 ${fixed(f.p99)} ms, ${f.errors} errors, ` +
         `server CPU ${fixed(f.serverCpuMsPerRequest, 3)} ms/request, other load ${fixed(f.cpu.otherCores, 2)} cores, ` +
-        `by quarter ${f.quarterRates.join('/')} per s`,
+        `by quarter ${f.quarterRates.join('/')} per s; end to end ${fixed(f.e2ePerSecond, 0)} orders/s, ` +
+        `last webhook ${fixed(max(f.lagsMs) / 1000, 2)} s after the last notification`,
     );
-  const warmUp = async (who: string, server: BenchChild) => {
-    if (warm.bodies.length === 0) return undefined;
-    const f = figures([await run(server, warm.bodies)]);
+  const warmUp = async (who: Side, server: BenchChild) => {
+    if (warm.indexes.length === 0) return undefined;
+    const f = figures([await run(who, server, warm.indexes)]);
     say(who, 'warm-up', warm, f);
     return f;
   };
   const baselineWarmup = await warmUp('baseline', baseline);
   const serviceWarmup = await warmUp('service', service);
-  const slices = sliceBodies(measured.bodies, settings.slices);
+  const slices = sliceIndexes(measured.indexes, settings.slices);
   progress(
-    `${db}: measured: ${measured.bodies.length} notifications in ${slices.length} slices, baseline and service in turn`,
+    `${label}: measured: ${measured.indexes.length} notifications in ${slices.length} slices, baseline and service in turn`,
   );
-  const parts: Record<'baseline' | 'service', Measured[]> = { baseline: [], service: [] };
-  for (const [i, bodies] of slices.entries()) {
-    const order =
-      i % 2 === 0 ? (['baseline', 'service'] as const) : (['service', 'baseline'] as const);
+  const parts: Record<Side, Measured[]> = { baseline: [], service: [] };
+  for (const [i, indexes] of slices.entries()) {
+    const order: readonly Side[] = i % 2 === 0 ? ['baseline', 'service'] : ['service', 'baseline'];
     for (const who of order)
-      parts[who].push(await run(who === 'baseline' ? baseline : service, bodies));
+      parts[who].push(await run(who, who === 'baseline' ? baseline : service, indexes));
   }
   const commits = db === 'sqlite' ? await unitsPerCommit(service) : undefined;
+  const receiverBaseline = await receiverStats(receiver, 'baseline');
+  const receiverService = await receiverStats(receiver, 'service');
   await baseline.stop();
   await service.stop();
+  await receiver.stop();
   const baselineFigures = figures(parts.baseline);
   const serviceFigures = figures(parts.service);
   say('baseline', 'measured', measured, baselineFigures);
@@ -462,35 +691,42 @@ async function runOnDb(
 
   const distinct = warm.distinct + measured.distinct;
   const duplicates = warm.duplicates + measured.duplicates;
-  const baselineCheck = await checkDb(baselineDb, distinct, duplicates);
-  const serviceCheck = await checkDb(serviceDb, distinct, duplicates);
+  const baselineCheck = await checkDb(baselineDb, distinct, duplicates, receiverBaseline);
+  const serviceCheck = await checkDb(serviceDb, distinct, duplicates, receiverService);
   return {
+    channel,
     db,
     durability,
+    serviceSettings,
     commits,
-    setup: `${attempts.length} orders + PENDING alipay/qr payments inserted with SQL into each database`,
+    setup: `${attempts.length} orders + PENDING ${channel}/qr payments inserted with SQL into each database`,
     baseline: baselineFigures,
     service: serviceFigures,
     baselineWarmup,
     serviceWarmup,
     ratio: serviceFigures.perSecond / baselineFigures.perSecond,
+    e2eRatio: serviceFigures.e2ePerSecond / baselineFigures.e2ePerSecond,
     baselineCheck,
     serviceCheck,
   };
 }
 
-function report(
-  results: DbResult[],
-  machine: ReturnType<typeof machineInfo>,
-  total: number,
-): string {
+const pct = (x: number) => `${fixed(x * 100, 0)}%`;
+
+function report(results: RunResult[], machine: ReturnType<typeof machineInfo>): string {
   const lines: string[] = [];
+  const total = Math.round(settings.count * (1 + settings.dupRatio));
   lines.push(`bench/notify — ${machine.date}`);
   lines.push(machineLine(machine));
   lines.push(
-    `stream: ${settings.count} distinct signed TRADE_SUCCESS notifications + ${Math.round(settings.count * settings.dupRatio)} exact duplicates ` +
-      `(${total} requests), shuffled, ${settings.concurrency} in flight over keep-alive, in ${settings.slices} slices sent to the baseline and the service in turn; ` +
-      `warm-up of ${settings.warmup} distinct (+duplicates) first, not counted`,
+    `stream per channel and database: ${settings.count} distinct signed payment notifications + ${Math.round(settings.count * settings.dupRatio)} exact duplicates ` +
+      `(${total} requests), shuffled, ${settings.concurrency} in flight over keep-alive, in ${settings.slices} slices sent to the baseline and the service in turn, ` +
+      `each slice's webhooks awaited before the next; warm-up of ${settings.warmup} distinct (+duplicates) first, not counted`,
+  );
+  lines.push(
+    settings.stripped
+      ? 'service configuration: STRIPPED (JOBS_ENABLED=false, LOG_LEVEL=warn) — for comparison only, not as paygate is run'
+      : 'service configuration: as operators run it (defaults: jobs on, LOG_LEVEL info; webhooks to a live receiver; notify allowlists set)',
   );
   lines.push('');
   const rows: string[][] = [];
@@ -500,48 +736,57 @@ function report(
       ['service', r.service],
     ] as const) {
       rows.push([
+        r.channel,
         r.db,
         who,
         String(f.requests),
         ...loadColumns(f),
+        fixed(f.e2ePerSecond, 0),
+        fixed(max(f.lagsMs) / 1000, 2),
         fixed(f.serverCpuMsPerRequest, 3),
         f.databaseCpuMsPerRequest === undefined ? '-' : fixed(f.databaseCpuMsPerRequest, 3),
-        fixed(f.cpu.otherCores, 2),
-        who === 'service' ? `${fixed(r.ratio * 100, 0)}%` : '',
+        who === 'service' ? pct(r.ratio) : '',
+        who === 'service' ? pct(r.e2eRatio) : '',
       ]);
     }
   }
   lines.push(
     markdownTable(
       [
+        'channel',
         'db',
         'system',
         'requests',
         ...loadHeaders('notifications/s'),
+        'end-to-end orders/s',
+        'last webhook lag s',
         'server CPU ms/req',
         'mariadbd CPU ms/req',
-        'other load (cores)',
-        'service/baseline',
+        'notify ratio',
+        'end-to-end ratio',
       ],
       rows,
     ),
   );
   lines.push('');
   for (const r of results) {
-    lines.push(`${r.db}: ${r.durability}`);
+    const l = `${r.channel}/${r.db}`;
+    lines.push(`${l}: ${r.durability}`);
+    lines.push(`${l}: service settings: ${r.serviceSettings}`);
     if (r.commits)
       lines.push(
-        `${r.db}: the service committed ${r.commits.units} units of work in ${r.commits.transactions} transactions ` +
+        `${l}: the service committed ${r.commits.units} units of work in ${r.commits.transactions} transactions ` +
           `(${fixed(r.commits.units / r.commits.transactions)} per durable commit; paygate_db_units_per_commit); the baseline commits each notification alone`,
       );
-    lines.push(`${r.db}: setup: ${r.setup}`);
+    lines.push(`${l}: setup: ${r.setup}`);
     for (const [who, c] of [
       ['baseline', r.baselineCheck],
       ['service', r.serviceCheck],
     ] as const) {
       lines.push(
-        `${r.db}: ${who} database check ${c.ok ? 'OK' : 'FAILED'}: ${c.paidOrders} PAID orders, ${c.succeededPayments} SUCCEEDED payments, ` +
-          `${c.paidEvents} order.paid events on ${c.ordersWithEvent} orders, inbox ${JSON.stringify(c.inbox)}` +
+        `${l}: ${who} check ${c.ok ? 'OK' : 'FAILED'}: ${c.paidOrders} PAID orders, ${c.succeededPayments} SUCCEEDED payments, ` +
+          `${c.paidEvents} order.paid events on ${c.ordersWithEvent} orders, ${c.deliveredWebhooks} DELIVERED webhooks, ` +
+          `receiver holds ${c.receiverOrders} (refused ${c.receiverInvalid}), inbox ${JSON.stringify(c.inbox)}` +
           (c.ok ? '' : `; ${c.problems.join('; ')}`),
       );
     }
@@ -549,10 +794,16 @@ function report(
       ['baseline', r.baseline],
       ['service', r.service],
     ] as const) {
-      if (f.errors) lines.push(`${r.db}: ${who} errors, first ones: ${f.errorSamples.join(' | ')}`);
+      if (f.errors) lines.push(`${l}: ${who} errors, first ones: ${f.errorSamples.join(' | ')}`);
+      lines.push(
+        `${l}: ${who} webhook lag per slice (s): ${f.lagsMs.map((x) => fixed(x / 1000, 2)).join(' ')}`,
+      );
     }
+    const lag = max(r.service.lagsMs) / 1000;
     lines.push(
-      `${r.db}: target (service >= 60% of baseline): ${r.ratio >= 0.6 ? 'MET' : 'NOT MET'} (${fixed(r.ratio * 100, 0)}%)`,
+      `${l}: targets: notify >= 90% ${r.ratio >= 0.9 ? 'MET' : 'NOT MET'} (${pct(r.ratio)}); ` +
+        `end to end >= 90% ${r.e2eRatio >= 0.9 ? 'MET' : 'NOT MET'} (${pct(r.e2eRatio)}); ` +
+        `last webhook <= 5 s after the last notification ${lag <= 5 ? 'MET' : 'NOT MET'} (${fixed(lag, 2)} s)`,
     );
   }
   return lines.join('\n');
@@ -562,27 +813,16 @@ async function main(): Promise<void> {
   const machine = machineInfo(settings.serviceRoot);
   const workDir = mkdtempSync(join(tmpdir(), 'paygate-bench-notify-'));
   cleanups.removeAtEnd(workDir);
-  const dataDir = join(workDir, 'data');
-  mkdirSync(dataDir);
-  const attempts = makeAttempts(settings.warmup + settings.count);
-  let streams: { warm: NotifyStream; measured: NotifyStream } | undefined;
-  const getStreams = (keys: SandboxKeys) => {
-    if (!streams) {
-      progress(`signing ${attempts.length} notifications with the sandbox gateway key`);
-      const now = new Date();
-      streams = {
-        warm: buildStream(attempts.slice(0, settings.warmup), keys, now),
-        measured: buildStream(attempts.slice(settings.warmup), keys, now),
-      };
+  const results: RunResult[] = [];
+  for (const channel of settings.channels) {
+    for (const db of settings.dbs) {
+      results.push(
+        await runOne(channel, db, workDir, makeAttempts(settings.warmup + settings.count)),
+      );
+      await cleanups.runAll();
     }
-    return streams;
-  };
-  const results: DbResult[] = [];
-  for (const db of settings.dbs) {
-    results.push(await runOnDb(db, workDir, dataDir, attempts, { get: getStreams }));
-    await cleanups.runAll();
   }
-  const text = report(results, machine, streams!.measured.bodies.length);
+  const text = report(results, machine);
   print(text);
   const resultsDir = join(REPO_ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -590,7 +830,13 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify({ machine, settings, results }, null, 2)}\n`);
   progress(`results written to ${file}`);
   const failed = results.some(
-    (r) => !r.baselineCheck.ok || !r.serviceCheck.ok || r.service.errors || r.baseline.errors,
+    (r) =>
+      !r.baselineCheck.ok ||
+      !r.serviceCheck.ok ||
+      r.service.errors ||
+      r.baseline.errors ||
+      !r.service.webhooksComplete ||
+      !r.baseline.webhooksComplete,
   );
   process.exitCode = failed ? 1 : 0;
 }

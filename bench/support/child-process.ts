@@ -124,8 +124,14 @@ export type ServiceDb =
   | { type: 'sqlite'; path: string; synchronous: 'FULL' | 'NORMAL' }
   | { type: 'mysql'; database: string; poolSize: number };
 
-/** The real service, built (dist/), with a private data directory and database. */
-export async function startService(opts: {
+/**
+ * What an operator sets anyway, besides the database and the secrets: where
+ * the service listens and how browsers reach it, its data directory, and
+ * NODE_ENV=production. Everything else stays at its default (jobs on, LOG_LEVEL
+ * info, text logs to stdout, which the bench sends to a file as journald or a
+ * container runtime would).
+ */
+export interface ServiceOptions {
   dataDir: string;
   db: ServiceDb;
   logFile: string;
@@ -133,36 +139,67 @@ export async function startService(opts: {
   nodeArgs?: string[];
   /** A checkout whose dist/ to run instead of this one (A/B runs of a change). */
   root?: string;
-}): Promise<BenchChild> {
-  const main = join(opts.root ?? REPO_ROOT, 'dist', 'src', 'main.js');
-  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
-  const port = await freePort();
+  /** Settings an operator would make for this setup (webhook URL, allowlists). */
+  env?: Record<string, string>;
+  /**
+   * The old stripped setup (jobs off, LOG_LEVEL=warn): for comparisons only,
+   * labelled as such wherever its figures appear.
+   */
+  stripped?: boolean;
+}
+
+/** The settings the bench gives the service beyond its defaults, secrets masked, for the report. */
+export function describeServiceEnv(env: Record<string, string>): string {
+  const secret = new Set([...Object.keys(SERVICE_KEYS), 'DB_PASSWORD']);
+  return Object.entries(env)
+    .filter(([k]) => k !== 'PATH' && k !== 'HOME')
+    .map(([k, v]) => `${k}=${secret.has(k) ? '(set)' : v}`)
+    .join(' ');
+}
+
+export function serviceEnv(opts: ServiceOptions, port: number): Record<string, string> {
   const dbEnv: Record<string, string> =
     opts.db.type === 'sqlite'
-      ? { DB_TYPE: 'sqlite', DB_PATH: opts.db.path, DB_SQLITE_SYNCHRONOUS: opts.db.synchronous }
+      ? {
+          DB_TYPE: 'sqlite',
+          DB_PATH: opts.db.path,
+          ...(opts.db.synchronous === 'FULL' ? {} : { DB_SQLITE_SYNCHRONOUS: opts.db.synchronous }),
+        }
       : {
           DB_TYPE: 'mysql',
           ...mysqlEnv(),
           DB_NAME: opts.db.database,
-          DB_POOL_SIZE: String(opts.db.poolSize),
+          ...(opts.db.poolSize === 10 ? {} : { DB_POOL_SIZE: String(opts.db.poolSize) }),
         };
-  return startChild({
+  return {
+    NODE_ENV: 'production',
+    PORT: String(port),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    DATA_DIR: opts.dataDir,
+    ...(opts.stripped ? { JOBS_ENABLED: 'false', LOG_LEVEL: 'warn' } : {}),
+    ...SERVICE_KEYS,
+    ...dbEnv,
+    ...(opts.env ?? {}),
+  };
+}
+
+/** The real service, built (dist/), with a private data directory and database. */
+export async function startService(
+  opts: ServiceOptions,
+): Promise<BenchChild & { env: Record<string, string> }> {
+  const main = join(opts.root ?? REPO_ROOT, 'dist', 'src', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first`);
+  const port = await freePort();
+  const env = serviceEnv(opts, port);
+  const child = await startChild({
     name: 'service',
     args: [...(opts.nodeArgs ?? []), main],
     cwd: opts.root,
     port,
     logFile: opts.logFile,
-    env: {
-      NODE_ENV: 'production',
-      PORT: String(port),
-      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-      DATA_DIR: opts.dataDir,
-      JOBS_ENABLED: 'false',
-      LOG_LEVEL: 'warn',
-      ...SERVICE_KEYS,
-      ...dbEnv,
-    },
+    env,
   });
+  return { ...child, env };
 }
 
 /** MariaDB connection settings: the DB_* variables when given, else root@127.0.0.1:3306. */

@@ -1,5 +1,5 @@
 /**
- * Orders with one pending Alipay QR attempt each, written straight into the
+ * Orders with one pending QR attempt each (Alipay or WeChat Pay), written straight into the
  * tables (setup only), with the columns of orders/payments as the initial
  * migration creates them and the values the services would write.
  */
@@ -91,13 +91,16 @@ const PAYMENT_COLUMNS = [
   'updated_at',
 ];
 
+export type BenchChannel = 'alipay' | 'wechat';
+
 /**
- * notify_url is left NULL (and the service runs without MERCHANT_WEBHOOK_URL),
- * so neither side writes a webhook_deliveries row: both write the same rows.
+ * notify_url is left NULL: the service sends webhooks to MERCHANT_WEBHOOK_URL
+ * and the baseline to its own receiver URL, so both write the same rows.
  */
 export async function insertAttempts(
   db: BenchDatabase,
   attempts: AttemptFixture[],
+  channel: BenchChannel,
   now = new Date(),
 ): Promise<void> {
   const created = sqlTime(now);
@@ -136,7 +139,7 @@ export async function insertAttempts(
       a.paymentId,
       a.orderId,
       a.outTradeNo,
-      'alipay',
+      channel,
       'qr',
       a.amountFen,
       'PENDING',
@@ -144,7 +147,10 @@ export async function insertAttempts(
       null,
       JSON.stringify({
         type: 'qr',
-        qrCode: `http://127.0.0.1/sandbox/alipay/cashier/${a.outTradeNo}`,
+        qrCode:
+          channel === 'alipay'
+            ? `http://127.0.0.1/sandbox/alipay/cashier/${a.outTradeNo}`
+            : `weixin://wxpay/bizpayurl?pr=${alnum(7)}`,
       }),
       null,
       null,
