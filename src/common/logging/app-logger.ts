@@ -1,6 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { redactText, scrubKnownSecrets } from './redact';
 import { currentRequestId } from './request-context';
 
@@ -23,47 +22,67 @@ const PINO_LEVEL: Record<string, Level> = {
   debug: 'debug',
 };
 
+const LEVEL_VALUE: Record<Level, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+};
+
+/** ANSI colours of the level word in text lines on a terminal. */
+const LEVEL_COLOUR: Record<Level, string> = {
+  trace: '\x1b[90m',
+  debug: '\x1b[34m',
+  info: '\x1b[32m',
+  warn: '\x1b[33m',
+  error: '\x1b[31m',
+  fatal: '\x1b[41m',
+};
+
 /**
- * The process-wide Nest logger, on pino. Every line has an ISO-8601 UTC time,
- * its level, the context (the class that wrote it) and the request id when there
+ * The process-wide Nest logger. Every line has an ISO-8601 UTC time, its
+ * level, the context (the class that wrote it) and the request id when there
  * is one, and passes through the redaction function so a key, bearer token or
  * client secret never reaches the log.
  *
- * LOG_FORMAT=text (default): one readable line each, coloured only on a terminal.
- * LOG_FORMAT=json: one JSON object a line — level, time, requestId, context,
- * message (and stack) — for log shippers.
+ * LOG_FORMAT=text (default): one readable line each, coloured only on a terminal:
+ *   [2026-01-01T12:00:00.000Z] WARN: [Context] [req req_…] message
+ * LOG_FORMAT=json: one JSON object a line (pino) — level, time, requestId,
+ * context, message (and stack) — for log shippers.
+ *
+ * Lines to stdout go through one shared buffered writer: while a write is in
+ * flight the next lines queue and go out together, so a busy instance makes a
+ * few large writes instead of one blocking write per line; what is queued is
+ * written out synchronously when the process exits, so the line logged just
+ * before an exit (a boot error, a crash) is not lost.
  */
 export class AppLogger implements LoggerService {
-  private readonly pino: Logger;
+  private readonly pino?: Logger;
+  private readonly threshold: number;
+  private readonly out: { write(line: string): unknown };
+  private readonly colour: boolean;
 
   constructor(options: AppLoggerOptions = {}) {
     const level = PINO_LEVEL[options.level ?? process.env.LOG_LEVEL ?? 'info'] ?? 'info';
     const format = (options.format ?? process.env.LOG_FORMAT) === 'json' ? 'json' : 'text';
     const out = options.destination ?? process.stdout;
-    const settings = {
-      level,
-      base: null,
-      messageKey: 'message',
-      timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label: string) => ({ level: label }) },
-    };
-    // Synchronous writes: a line logged just before a crash or exit is not lost.
-    this.pino =
-      format === 'json'
-        ? pino(settings, destinationOf(out))
-        : pino(
-            settings,
-            pretty({
-              destination: destinationOf(out),
-              sync: true,
-              colorize: out.isTTY === true && !process.env.NO_COLOR,
-              translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
-              ignore: 'context,requestId,stack',
-              singleLine: true,
-              messageFormat: (log, key) =>
-                `[${String(log.context ?? 'paygate')}] ${log.requestId ? `[req ${String(log.requestId)}] ` : ''}${String(log[key])}${log.stack ? `\n${String(log.stack)}` : ''}`,
-            }) as unknown as DestinationStream,
-          );
+    this.threshold = LEVEL_VALUE[level];
+    this.out = destinationOf(out);
+    this.colour = out.isTTY === true && !process.env.NO_COLOR;
+    if (format === 'json') {
+      this.pino = pino(
+        {
+          level,
+          base: null,
+          messageKey: 'message',
+          timestamp: pino.stdTimeFunctions.isoTime,
+          formatters: { level: (label: string) => ({ level: label }) },
+        },
+        this.out,
+      );
+    }
   }
 
   log(message: unknown, ...params: unknown[]): void {
@@ -91,26 +110,52 @@ export class AppLogger implements LoggerService {
    * (errors only) the stack.
    */
   private write(level: Level, message: unknown, params: unknown[], withStack = false): void {
-    if (!this.pino.isLevelEnabled(level)) return;
+    if (LEVEL_VALUE[level] < this.threshold) return;
     const rest = [...params];
     const context =
       rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? rest.pop() : undefined;
     let stack = withStack && typeof rest[0] === 'string' ? (rest.shift() as string) : undefined;
     if (!stack && message instanceof Error && withStack) stack = message.stack;
     const requestId = currentRequestId();
-    this.pino[level](
-      {
-        ...(context ? { context } : {}),
-        ...(requestId ? { requestId } : {}),
-        ...(stack ? { stack: clean(stack) } : {}),
-      },
-      clean(textOf(message)),
+    const text = clean(textOf(message));
+    if (this.pino) {
+      this.pino[level](
+        {
+          ...(context ? { context } : {}),
+          ...(requestId ? { requestId } : {}),
+          ...(stack ? { stack: clean(stack) } : {}),
+        },
+        text,
+      );
+      return;
+    }
+    const word = this.colour
+      ? `${LEVEL_COLOUR[level]}${level.toUpperCase()}\x1b[39m`
+      : level.toUpperCase();
+    this.out.write(
+      `[${new Date().toISOString()}] ${word}: [${String(context ?? 'paygate')}] ` +
+        `${requestId ? `[req ${requestId}] ` : ''}${text}${stack ? `\n${clean(stack)}` : ''}\n`,
     );
   }
 }
 
-function destinationOf(out: NodeJS.WritableStream): DestinationStream {
-  return out === process.stdout ? pino.destination({ fd: 1, sync: true }) : out;
+let stdoutDestination: DestinationStream | undefined;
+
+/** One writer for every logger on stdout, flushed synchronously at exit. */
+function destinationOf(out: NodeJS.WritableStream): { write(line: string): unknown } {
+  if (out !== process.stdout) return out;
+  if (!stdoutDestination) {
+    const boom = pino.destination({ fd: 1, sync: false });
+    process.once('exit', () => {
+      try {
+        boom.flushSync();
+      } catch {
+        // Nothing left to write to: the output is gone.
+      }
+    });
+    stdoutDestination = boom;
+  }
+  return stdoutDestination;
 }
 
 const clean = (text: string): string => scrubKnownSecrets(redactText(text));
