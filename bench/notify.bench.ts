@@ -70,7 +70,7 @@ import {
   ratesBySlice,
   summarise,
 } from './support/stats';
-import { readWechatKeys, signedWechatNotification } from './support/wechat-bench';
+import { readWechatKeys, signWechatBody, wechatNotificationBody } from './support/wechat-bench';
 
 const args = new BenchArgs(process.argv.slice(2), [
   'channel',
@@ -155,44 +155,53 @@ function buildStream(from: number, to: number): NotifyStream {
   };
 }
 
-class Signer {
-  private readonly signed = new Map<number, Signed>();
+/** Copies sent more than this after their first sending are re-signed, as WeChat's retries are. */
+const RESIGN_AFTER_MS = 60_000;
 
-  constructor(private readonly make: (attempt: AttemptFixture) => Signed) {}
+class Signer {
+  private readonly signed = new Map<number, Signed & { at: number }>();
+
+  private constructor(
+    private readonly attempts: AttemptFixture[],
+    private readonly make: (attempt: AttemptFixture) => Signed,
+    /** New headers for the same body (WeChat: a fresh Wechatpay-Timestamp); none for Alipay. */
+    private readonly resign?: (body: Buffer) => Record<string, string>,
+  ) {}
 
   static for(channel: BenchChannel, dataDir: string, attempts: AttemptFixture[]): Signer {
     if (channel === 'alipay') {
       const keys = readSandboxKeys(dataDir);
-      return new Signer((a) => ({
+      return new Signer(attempts, (a) => ({
         body: Buffer.from(formEncode(signedPaidNotification(a, keys, new Date()))),
         headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
-      })).withAttempts(attempts);
+      }));
     }
     const keys = readWechatKeys(dataDir);
-    return new Signer((a) => signedWechatNotification(a, keys, new Date())).withAttempts(attempts);
+    const resign = (body: Buffer) => signWechatBody(body, keys, new Date());
+    return new Signer(
+      attempts,
+      (a) => {
+        const body = wechatNotificationBody(a, keys, new Date());
+        return { body, headers: resign(body) };
+      },
+      resign,
+    );
   }
 
-  private attempts: AttemptFixture[] = [];
-
-  private withAttempts(attempts: AttemptFixture[]): this {
-    this.attempts = attempts;
-    return this;
-  }
-
-  /** The notifications of these indexes, signing those not signed yet. */
+  /** The notifications of these indexes, signing those not signed yet (or signed too long ago). */
   bodies(indexes: number[]): Signed[] {
+    const now = Date.now();
     return indexes.map((i) => {
       let s = this.signed.get(i);
       if (!s) {
-        s = this.make(this.attempts[i]);
+        s = { ...this.make(this.attempts[i]), at: now };
+        this.signed.set(i, s);
+      } else if (this.resign && now - s.at > RESIGN_AFTER_MS) {
+        s = { body: s.body, headers: this.resign(s.body), at: now };
         this.signed.set(i, s);
       }
       return s;
     });
-  }
-
-  orderId(i: number): string {
-    return this.attempts[i].orderId;
   }
 }
 

@@ -85,17 +85,16 @@ export function signedMessage(timestamp: string, nonce: string, body: string): s
   return `${timestamp}\n${nonce}\n${body}\n`;
 }
 
-export interface WechatNotification {
-  body: Buffer;
-  headers: Record<string, string>;
-}
-
-/** A TRANSACTION.SUCCESS notification for one attempt, as the platform sends it. */
-export function signedWechatNotification(
+/**
+ * The body of a TRANSACTION.SUCCESS notification for one attempt, as the
+ * platform sends it. A retry carries the same body (same id, same resource)
+ * under fresh Wechatpay-* headers: see signWechatBody.
+ */
+export function wechatNotificationBody(
   attempt: AttemptFixture,
   keys: WechatBenchKeys,
   now: Date,
-): WechatNotification {
+): Buffer {
   const transaction = {
     mchid: keys.mchId,
     appid: keys.appId,
@@ -117,37 +116,45 @@ export function signedWechatNotification(
     promotion_detail: [],
   };
   const nonce = alnum(12);
-  const body = JSON.stringify({
-    id: randomUUID(),
-    create_time: rfc3339Beijing(now),
-    resource_type: 'encrypt-resource',
-    event_type: 'TRANSACTION.SUCCESS',
-    summary: '支付成功',
-    resource: {
-      original_type: 'transaction',
-      algorithm: 'AEAD_AES_256_GCM',
-      ciphertext: encrypt(keys.apiV3Key, nonce, 'transaction', JSON.stringify(transaction)),
-      associated_data: 'transaction',
-      nonce,
-    },
-  });
+  return Buffer.from(
+    JSON.stringify({
+      id: randomUUID(),
+      create_time: rfc3339Beijing(now),
+      resource_type: 'encrypt-resource',
+      event_type: 'TRANSACTION.SUCCESS',
+      summary: '支付成功',
+      resource: {
+        original_type: 'transaction',
+        algorithm: 'AEAD_AES_256_GCM',
+        ciphertext: encrypt(keys.apiV3Key, nonce, 'transaction', JSON.stringify(transaction)),
+        associated_data: 'transaction',
+        nonce,
+      },
+    }),
+    'utf8',
+  );
+}
+
+/** The Wechatpay-* headers of one sending of `body`, signed with the platform key at `now`. */
+export function signWechatBody(
+  body: Buffer,
+  keys: WechatBenchKeys,
+  now: Date,
+): Record<string, string> {
   const timestamp = String(Math.floor(now.getTime() / 1000));
   const headerNonce = randomBytes(16).toString('hex').toUpperCase();
   const signature = sign(
     'sha256',
-    Buffer.from(signedMessage(timestamp, headerNonce, body), 'utf8'),
+    Buffer.from(signedMessage(timestamp, headerNonce, body.toString('utf8')), 'utf8'),
     keys.platformPrivateKey,
   ).toString('base64');
   return {
-    body: Buffer.from(body, 'utf8'),
-    headers: {
-      'content-type': 'application/json',
-      'wechatpay-timestamp': timestamp,
-      'wechatpay-nonce': headerNonce,
-      'wechatpay-signature': signature,
-      'wechatpay-serial': keys.platformPublicKeyId,
-      'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
-    },
+    'content-type': 'application/json',
+    'wechatpay-timestamp': timestamp,
+    'wechatpay-nonce': headerNonce,
+    'wechatpay-signature': signature,
+    'wechatpay-serial': keys.platformPublicKeyId,
+    'wechatpay-signature-type': 'WECHATPAY2-SHA256-RSA2048',
   };
 }
 
