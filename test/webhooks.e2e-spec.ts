@@ -1,10 +1,14 @@
+import { Logger } from '@nestjs/common';
 import express from 'express';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
+import { newId } from '../src/common/ids/ids';
 import { sqlTime } from '../src/database/sql-time';
 import { UnitOfWork } from '../src/database/unit-of-work';
+import { DeliverWebhooksJob } from '../src/jobs/deliver-webhooks.job';
+import { WebhookEventType } from '../src/webhooks/entities/webhook-event.entity';
 import { WebhookDeliveryService } from '../src/webhooks/webhook-delivery.service';
 import { WebhookOutboxService } from '../src/webhooks/webhook-outbox.service';
 import { signWebhook, verifyWebhookSignature } from '../src/webhooks/webhook-signer';
@@ -81,6 +85,74 @@ const at = (iso: string, plusMs = 0): Date => new Date(Date.parse(iso) + plusMs)
 function soonAfter<T>(second: () => Promise<T>): Promise<T> {
   if (isMysql) return second();
   return new Promise<void>((resolve) => setImmediate(resolve)).then(second);
+}
+
+/**
+ * Writes events straight into the outbox in one transaction, oldest first and
+ * all due already, each with `data: {orderId, seq}` (seq: its place in `events`).
+ */
+async function writeEvents(
+  t: TestApp,
+  events: { url: string; orderId: string; type?: WebhookEventType }[],
+): Promise<void> {
+  const outbox = t.app.get(WebhookOutboxService);
+  const t0 = Date.now() - 60_000;
+  await t.app.get(UnitOfWork).run(async (tx) => {
+    for (const [seq, e] of events.entries()) {
+      await outbox.enqueue(
+        tx,
+        {
+          type: e.type ?? 'order.paid',
+          orderId: e.orderId,
+          data: { orderId: e.orderId, seq },
+          notifyUrl: e.url,
+        },
+        new Date(t0 + seq),
+      );
+    }
+  });
+}
+
+/** `count` events of as many orders, all to `url`. */
+const eventsTo = (url: string, count: number) =>
+  Array.from({ length: count }, () => ({ url, orderId: newId('ord') }));
+
+async function countDeliveries(t: TestApp, url: string, status: string): Promise<number> {
+  const [row] = await t.dataSource.query(
+    'SELECT COUNT(*) AS n FROM webhook_deliveries WHERE url = ? AND status = ?',
+    [url, status],
+  );
+  return Number(row.n);
+}
+
+/**
+ * A receiver answering 200 after `delayMs` that counts how many requests it
+ * holds at once; `onRequest` may act before the answer.
+ */
+async function countingReceiver(
+  delayMs: number,
+  onRequest: (body: Json) => Promise<void> | void = () => undefined,
+) {
+  const bodies: Json[] = [];
+  const stats = { inFlight: 0, maxInFlight: 0 };
+  const server = await listen((req, res) => {
+    stats.inFlight += 1;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+      bodies.push(body);
+      void Promise.resolve(onRequest(body)).then(() =>
+        setTimeout(() => {
+          stats.inFlight -= 1;
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end('ok');
+        }, delayMs),
+      );
+    });
+  });
+  return { url: `${server.origin}/hooks`, bodies, stats, close: server.close };
 }
 
 describe('merchant webhooks (e2e)', () => {
@@ -379,6 +451,177 @@ describe('merchant webhooks (e2e)', () => {
     });
   });
 
+  describe('keeping up with bursts', () => {
+    it('a burst of 300 events goes out in one run, page after page, each order in event order', async () => {
+      const r = await countingReceiver(3);
+      try {
+        // 100 orders with three events each: pages of JOBS_BATCH_SIZE (100) split some orders.
+        const types: WebhookEventType[] = ['order.paid', 'refund.succeeded', 'refund.failed'];
+        const events = eventsTo(r.url, 100).flatMap((e) => types.map((type) => ({ ...e, type })));
+        await writeEvents(t, events);
+
+        expect(await t.app.get(DeliverWebhooksJob).run()).toBe(300);
+        expect(r.bodies).toHaveLength(300);
+        expect(new Set(r.bodies.map((b) => b.id)).size).toBe(300);
+        expect(await countDeliveries(t, r.url, 'DELIVERED')).toBe(300);
+        const byOrder = new Map<string, Json[]>();
+        for (const b of r.bodies)
+          byOrder.set(b.data.orderId, [...(byOrder.get(b.data.orderId) ?? []), b]);
+        expect(byOrder.size).toBe(100);
+        for (const sent of byOrder.values()) {
+          expect(sent.map((b) => b.type)).toEqual(types);
+          expect(sent.map((b) => b.data.seq)).toEqual(
+            [...sent.map((b) => b.data.seq)].sort((a, b) => a - b),
+          );
+        }
+        // Several at once, never more than the per-destination limit.
+        expect(r.stats.maxInFlight).toBeGreaterThan(1);
+        expect(r.stats.maxInFlight).toBeLessThanOrEqual(8);
+        const [{ n }] = await t.dataSource.query(
+          `SELECT COUNT(*) AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+            WHERE d.url = ?`,
+          [r.url],
+        );
+        expect(Number(n)).toBe(300);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('two deliveries running at once on one instance never send a row twice', async () => {
+      const r = await countingReceiver(5);
+      try {
+        await writeEvents(t, eventsTo(r.url, 60));
+        const [one, two, three] = await Promise.all([
+          deliveries.deliverDue(100),
+          deliveries.deliverDue(100),
+          deliveries.drain(25),
+        ]);
+        expect(one.delivered + two.delivered + three.delivered).toBe(60);
+        expect(one.error + two.error + three.error).toBe(0);
+        expect(r.bodies).toHaveLength(60);
+        expect(new Set(r.bodies.map((b) => b.id)).size).toBe(60);
+        expect(await countDeliveries(t, r.url, 'DELIVERED')).toBe(60);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('a claim lost during the POST is told apart in a batch: that row is left alone, the others recorded', async () => {
+      const r = await countingReceiver(20, async (body) => {
+        // Another instance takes this row over while we are sending it.
+        if (body.data.seq === 2) {
+          await t.dataSource.query(
+            'UPDATE webhook_deliveries SET claimed_by = ? WHERE event_id = ?',
+            ['other-instance#0000', body.id],
+          );
+        }
+      });
+      try {
+        await writeEvents(t, eventsTo(r.url, 5));
+        expect(await deliveries.deliverDue(100)).toMatchObject({
+          due: 5,
+          delivered: 4,
+          claim_lost: 1,
+          error: 0,
+        });
+        const rows: { status: string; attempts: number | string; claimed_by: string | null }[] =
+          await t.dataSource.query(
+            'SELECT status, attempts, claimed_by FROM webhook_deliveries WHERE url = ? ORDER BY created_at',
+            [r.url],
+          );
+        expect(rows.map((d) => [d.status, Number(d.attempts), d.claimed_by])).toEqual([
+          ['DELIVERED', 1, null],
+          ['DELIVERED', 1, null],
+          ['PENDING', 0, 'other-instance#0000'],
+          ['DELIVERED', 1, null],
+          ['DELIVERED', 1, null],
+        ]);
+        // The attempt itself is on record.
+        const [{ n }] = await t.dataSource.query(
+          `SELECT COUNT(*) AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
+            WHERE d.url = ?`,
+          [r.url],
+        );
+        expect(Number(n)).toBe(5);
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('after consecutive failures a destination is paused: its due rows wait, others still go', async () => {
+      const deadUrl = `http://127.0.0.1:${await freePort()}/hooks`; // nothing listens there
+      const r = await startReceiver();
+      try {
+        await writeEvents(t, eventsTo(deadUrl, 10));
+        expect(await deliveries.deliverDue(100)).toMatchObject({ due: 10, retrying: 10 });
+
+        // Due again after 15 s, but ten failures in a row paused the destination for
+        // longer: its rows are not even looked at.
+        await writeEvents(t, eventsTo(r.url, 1));
+        expect(await deliveries.deliverDue(100, new Date(Date.now() + 20_000))).toEqual({
+          due: 1,
+          delivered: 1,
+          retrying: 0,
+          failed: 0,
+          not_claimed: 0,
+          claim_lost: 0,
+          error: 0,
+          deferred: 0,
+        });
+        expect(r.requests).toHaveLength(1);
+        const attempts = async () =>
+          (
+            (await t.dataSource.query('SELECT attempts FROM webhook_deliveries WHERE url = ?', [
+              deadUrl,
+            ])) as { attempts: number | string }[]
+          ).map((d) => Number(d.attempts));
+        expect(await attempts()).toEqual(Array(10).fill(1));
+
+        // Once the pause is over they are tried again, on their own schedule.
+        expect(await deliveries.deliverDue(100, new Date(Date.now() + 120_000))).toMatchObject({
+          due: 10,
+          retrying: 10,
+        });
+        expect(await attempts()).toEqual(Array(10).fill(2));
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('with jobs disabled, a commit wakes nothing: the event waits for a run', async () => {
+      const r = await startReceiver();
+      try {
+        await closedOrder(t, r.url);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(r.requests).toHaveLength(0);
+        expect(await deliveries.deliverDue(100)).toMatchObject({ due: 1, delivered: 1 });
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('logs each delivered webhook at debug level and one info line per drain', async () => {
+      const r = await startReceiver();
+      const info = jest.spyOn(Logger.prototype, 'log');
+      const debug = jest.spyOn(Logger.prototype, 'debug');
+      try {
+        await writeEvents(t, eventsTo(r.url, 5));
+        expect(await deliveries.drain(100)).toMatchObject({ delivered: 5 });
+        const lines = (spy: jest.SpyInstance) =>
+          spy.mock.calls.map((c) => String(c[0])).filter((m) => m.startsWith('webhook'));
+        expect(lines(info)).toEqual([
+          expect.stringMatching(/^webhooks: 5 delivered, 0 retrying, 0 failed in \d+ ms$/),
+        ]);
+        expect(lines(debug).filter((m) => m.includes(': delivered (HTTP 200'))).toHaveLength(5);
+      } finally {
+        info.mockRestore();
+        debug.mockRestore();
+        await r.close();
+      }
+    });
+  });
+
   describe('admin API', () => {
     /** An order with three events: the first delivered, the other two failing and retrying. */
     async function orderWithThreeDeliveries(): Promise<{ orderId: string; ids: string[] }> {
@@ -637,6 +880,97 @@ describe('merchant webhooks: a receiver that never answers (e2e)', () => {
   });
 });
 
+describe('merchant webhooks: a destination that never answers (e2e)', () => {
+  let t: TestApp;
+  // A minute before a POST times out: far longer than these tests wait.
+  beforeAll(async () => (t = await startApp({ WEBHOOK_TIMEOUT_MS: '60000' })));
+  afterAll(async () => {
+    await parkPendingDeliveries(t.dataSource);
+    await t.close();
+  });
+  beforeEach(() => parkPendingDeliveries(t.dataSource));
+
+  it('holds only its own slots: a healthy destination gets all of its events meanwhile', async () => {
+    const dead = await startReceiver(() => 'hang');
+    const healthy = await startReceiver();
+    try {
+      // The dead destination's events are the oldest: first in the page.
+      await writeEvents(t, [...eventsTo(dead.url, 20), ...eventsTo(healthy.url, 40)]);
+      const run = t.app.get(WebhookDeliveryService).drain(100);
+      await eventually(async () => {
+        expect(healthy.requests).toHaveLength(40);
+        expect(await countDeliveries(t, healthy.url, 'DELIVERED')).toBe(40);
+      }, 20_000);
+      expect(dead.requests.length).toBeGreaterThan(0);
+      expect(dead.requests.length).toBeLessThanOrEqual(8);
+      expect(await countDeliveries(t, dead.url, 'DELIVERED')).toBe(0);
+
+      // The dead endpoint goes away: its POSTs fail, and the run ends.
+      await dead.close();
+      expect(await run).toMatchObject({ delivered: 40, retrying: 20, failed: 0, error: 0 });
+      expect(await countDeliveries(t, dead.url, 'PENDING')).toBe(20);
+    } finally {
+      await healthy.close();
+      await dead.close();
+    }
+  });
+
+  it('stopped meanwhile (shutdown), a drain gives back the claims it has not used and sends nothing more', async () => {
+    const dead = await startReceiver(() => 'hang');
+    try {
+      await writeEvents(t, eventsTo(dead.url, 20));
+      const stop = new AbortController();
+      const run = t.app.get(WebhookDeliveryService).drain(100, { signal: stop.signal });
+      await eventually(() => expect(dead.requests).toHaveLength(8));
+      stop.abort();
+      // The POSTs in flight end (here: their connections drop) and are recorded.
+      await dead.close();
+      expect(await run).toMatchObject({ retrying: 8, deferred: 12, error: 0 });
+      expect(dead.requests).toHaveLength(8);
+      const rows: { attempts: number | string; claimed_by: string | null }[] =
+        await t.dataSource.query(
+          'SELECT attempts, claimed_by FROM webhook_deliveries WHERE url = ? ORDER BY created_at',
+          [dead.url],
+        );
+      expect(rows.filter((d) => Number(d.attempts) === 1)).toHaveLength(8);
+      // The others are due again at once, for whichever instance comes next.
+      expect(rows.filter((d) => Number(d.attempts) === 0 && d.claimed_by === null)).toHaveLength(
+        12,
+      );
+    } finally {
+      await dead.close();
+    }
+  });
+});
+
+describe('merchant webhooks: the delivery loop (e2e)', () => {
+  it('an event committed here goes out at once, not at the next poll (an hour away)', async () => {
+    const r = await countingReceiver(1);
+    const t = await startApp({ JOBS_ENABLED: 'true', JOBS_POLL_INTERVAL_MS: '3600000' });
+    try {
+      await parkPendingDeliveries(t.dataSource);
+      const order = await closedOrder(t, r.url);
+      await eventually(() => expect(r.bodies).toHaveLength(1));
+      expect(r.bodies[0]).toMatchObject({ type: 'order.closed', data: { id: order.id } });
+      await eventually(async () => {
+        const [delivery] = await deliveriesOf(t, order.id as string);
+        expect(delivery.status).toBe('DELIVERED');
+      });
+
+      // A burst in one commit: one wake, every page.
+      await writeEvents(t, eventsTo(r.url, 250));
+      await eventually(async () => {
+        expect(await countDeliveries(t, r.url, 'DELIVERED')).toBe(251);
+      }, 20_000);
+      expect(r.bodies).toHaveLength(251);
+      expect(new Set(r.bodies.map((b) => b.id)).size).toBe(251);
+    } finally {
+      await t.close();
+      await r.close();
+    }
+  });
+});
+
 describe('merchant webhooks across restarts and instances (e2e)', () => {
   let dbDir: string;
   /** Both apps on one database: on SQLite one file outside either app's data directory. */
@@ -770,6 +1104,24 @@ describe('merchant webhooks across restarts and instances (e2e)', () => {
           const [d] = await deliveriesOf(a, o.id as string);
           expect(d).toMatchObject({ status: 'DELIVERED', attempts: 1 });
         }
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('draining at the same time, they send each of 60 events exactly once', async () => {
+      const r = await countingReceiver(5);
+      try {
+        await writeEvents(a, eventsTo(r.url, 60));
+        const [ra, rb] = await Promise.all([
+          a.app.get(WebhookDeliveryService).drain(20),
+          soonAfter(() => b.app.get(WebhookDeliveryService).drain(20)),
+        ]);
+        expect(ra.delivered + rb.delivered).toBe(60);
+        expect(ra.error + rb.error).toBe(0);
+        expect(r.bodies).toHaveLength(60);
+        expect(new Set(r.bodies.map((q) => q.id)).size).toBe(60);
+        expect(await countDeliveries(a, r.url, 'DELIVERED')).toBe(60);
       } finally {
         await r.close();
       }

@@ -48,4 +48,76 @@ describe('PollLoop', () => {
     await stopped;
     expect(finished).toBe(true);
   });
+
+  describe('wake()', () => {
+    const turn = () => new Promise((r) => setImmediate(r));
+    let registry: SchedulerRegistry;
+    beforeEach(() => {
+      registry = new SchedulerRegistry();
+      jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    });
+
+    it('does nothing on a loop that was never started (jobs disabled)', async () => {
+      const work = jest.fn().mockResolvedValue(0);
+      const loop = new PollLoop('test', 3_600_000, work);
+      loop.wake();
+      await turn();
+      await turn();
+      expect(work).not.toHaveBeenCalled();
+    });
+
+    it('runs soon, not at the next poll, and many wakes make one run', async () => {
+      const work = jest.fn().mockResolvedValue(0);
+      const loop = new PollLoop('wake-test', 3_600_000, work);
+      loop.start(registry);
+      loop.wake();
+      loop.wake();
+      loop.wake();
+      await turn();
+      await turn();
+      expect(work).toHaveBeenCalledTimes(1);
+      await loop.stop(registry);
+    });
+
+    it('during a run: tells the run (onBusy), and runs once more right after it', async () => {
+      const gate = deferred();
+      const work = jest.fn().mockReturnValueOnce(gate.promise).mockResolvedValue(0);
+      const onBusy = jest.fn();
+      const loop = new PollLoop('wake-test', 3_600_000, work, { onBusy });
+      loop.start(registry);
+      loop.wake();
+      await turn();
+      expect(work).toHaveBeenCalledTimes(1);
+      loop.wake();
+      loop.wake();
+      expect(onBusy).toHaveBeenCalledTimes(2);
+      gate.resolve();
+      await turn();
+      await turn();
+      await turn();
+      expect(work).toHaveBeenCalledTimes(2);
+      await loop.stop(registry);
+    });
+
+    it('stop() aborts the signal the run was given; wakes after it run nothing', async () => {
+      let seen: AbortSignal | undefined;
+      const work = jest.fn((signal: AbortSignal) => {
+        seen = signal;
+        return new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      });
+      const loop = new PollLoop('wake-test', 3_600_000, work);
+      loop.start(registry);
+      loop.wake();
+      await turn();
+      expect(seen?.aborted).toBe(false);
+      await loop.stop(registry);
+      expect(seen?.aborted).toBe(true);
+      loop.wake();
+      loop.start(registry);
+      await turn();
+      await turn();
+      expect(work).toHaveBeenCalledTimes(1);
+      expect(registry.getIntervals()).toEqual([]);
+    });
+  });
 });

@@ -2,12 +2,12 @@ import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common'
 import { SchedulerRegistry } from '@nestjs/schedule';
 import type { JobsConfig } from '../config/jobs.config';
 import { JobLeaseService } from '../database/job-lease.service';
-import { PollLoop } from './poll-loop';
+import { PollLoop, PollLoopOptions } from './poll-loop';
 
 /**
- * A scheduled job: when JOBS_ENABLED, `run()` every JOBS_POLL_INTERVAL_MS in a
- * PollLoop, stopped (waiting for the run in progress) at shutdown. Subclasses
- * only say what one run does.
+ * A scheduled job: when JOBS_ENABLED, `run()` every JOBS_POLL_INTERVAL_MS (and
+ * on wake()) in a PollLoop, stopped (waiting for the run in progress) at
+ * shutdown. Subclasses only say what one run does.
  */
 export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestroy {
   protected readonly logger: Logger;
@@ -28,8 +28,27 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
 
   onApplicationBootstrap(): void {
     if (!this.jobs.enabled) return;
-    this.loop = new PollLoop(this.name, this.jobs.pollIntervalMs, () => this.run());
+    this.loop = new PollLoop(
+      this.name,
+      this.jobs.pollIntervalMs,
+      (signal) => this.runInLoop(signal),
+      this.loopOptions(),
+    );
     this.loop.start(this.registry);
+  }
+
+  /** Asks for a run soon instead of at the next poll (coalesced); nothing when jobs are off. */
+  wake(): void {
+    this.loop?.wake();
+  }
+
+  /** What the loop runs: `run()`; a job whose runs can be long stops early when `signal` aborts (shutdown). */
+  protected runInLoop(_signal: AbortSignal): Promise<unknown> {
+    return this.run();
+  }
+
+  protected loopOptions(): PollLoopOptions {
+    return {};
   }
 
   async onModuleDestroy(): Promise<void> {

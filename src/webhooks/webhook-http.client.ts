@@ -13,12 +13,19 @@ export interface WebhookPostResult {
 }
 
 const SNIPPET_CHARS = 200;
+/** What a 2xx answer's body may be read up to so that its connection can be reused. */
+const DISCARD_BYTES = 64 * 1024;
+/** The error of a URL that cannot be posted to at all: says nothing about the receiver. */
+export const INVALID_URL_ERROR = 'invalid URL';
 
 /**
  * The one outbound HTTP call of the webhooks module, kept apart so the
  * delivery logic reads as database steps around a single POST. Redirects are
  * not followed (a 3xx is a failed attempt): the signed body goes only to the
- * URL the merchant registered.
+ * URL the merchant registered. Connections are kept alive per origin by
+ * fetch's global agent; a 2xx body is read to its end (up to 64 KB) rather than
+ * cancelled, so that a connection whose body had not fully arrived yet still
+ * goes back to the pool.
  */
 @Injectable()
 export class WebhookHttpClient {
@@ -31,7 +38,7 @@ export class WebhookHttpClient {
     const started = performance.now();
     const elapsed = (): number => Math.round(performance.now() - started);
     if (!isHttpUrl(url)) {
-      return { ok: false, statusCode: null, error: 'invalid URL', latencyMs: 0 };
+      return { ok: false, statusCode: null, error: INVALID_URL_ERROR, latencyMs: 0 };
     }
     let response: Response;
     try {
@@ -51,7 +58,7 @@ export class WebhookHttpClient {
       };
     }
     if (response.status >= 200 && response.status < 300) {
-      await response.body?.cancel().catch(() => undefined);
+      await discardBody(response);
       return { ok: true, statusCode: response.status, error: null, latencyMs: elapsed() };
     }
     const snippet = await readSnippet(response);
@@ -70,6 +77,24 @@ function isHttpUrl(url: string): boolean {
     return parsed.protocol === 'http:' || parsed.protocol === 'https:';
   } catch {
     return false;
+  }
+}
+
+/** Reads a (small) body to its end; a large one is cut off, costing its connection only. */
+async function discardBody(response: Response): Promise<void> {
+  const reader = response.body?.getReader();
+  if (!reader) return;
+  let size = 0;
+  try {
+    while (size <= DISCARD_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+  } catch {
+    // The status was 2xx: a body cut short changes nothing.
+  } finally {
+    await reader.cancel().catch(() => undefined);
   }
 }
 

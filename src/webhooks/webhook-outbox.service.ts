@@ -6,6 +6,7 @@ import { newId } from '../common/ids/ids';
 import { webhooksConfig } from '../config/webhooks.config';
 import { Tx } from '../database/unit-of-work';
 import { insertRow } from '../database/sql';
+import { WebhookCommitSubscriber } from './webhook-commit.subscriber';
 import { DeliveryStatus, WebhookDelivery } from './entities/webhook-delivery.entity';
 import { WebhookEvent, WebhookEventType } from './entities/webhook-event.entity';
 
@@ -22,7 +23,8 @@ export interface NewWebhookEvent {
 /**
  * The outbox: callers write an event inside the transaction of the state change
  * that causes it, so there is never one without the other. Delivery happens
- * later, from these rows.
+ * later, from these rows; onCommitted tells the delivery loop when there are
+ * new ones, once they are committed.
  */
 @Injectable()
 export class WebhookOutboxService implements OnApplicationBootstrap {
@@ -31,6 +33,7 @@ export class WebhookOutboxService implements OnApplicationBootstrap {
   constructor(
     @Inject(webhooksConfig.KEY) private readonly config: ConfigType<typeof webhooksConfig>,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly commits: WebhookCommitSubscriber,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -75,8 +78,17 @@ export class WebhookOutboxService implements OnApplicationBootstrap {
         createdAt: now,
         updatedAt: now,
       });
+      this.commits.noteEnqueued(tx);
     }
     return event;
+  }
+
+  /**
+   * `listener` is called soon after each commit (in this process) that wrote
+   * deliveries, never before it; returns its removal.
+   */
+  onCommitted(listener: () => void): () => void {
+    return this.commits.onCommitted(listener);
   }
 
   /** Every event of an order, oldest first (admin view). */

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { WebhookCommitSubscriber } from './webhook-commit.subscriber';
+import { WebhookDeliveryRepository } from './webhook-delivery.repository';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 import { WebhookHttpClient } from './webhook-http.client';
 import { WebhookOutboxService } from './webhook-outbox.service';
@@ -9,6 +11,8 @@ import { WebhooksAdminService } from './webhooks-admin.service';
   controllers: [WebhooksAdminController],
   providers: [
     WebhookOutboxService,
+    WebhookCommitSubscriber,
+    WebhookDeliveryRepository,
     WebhookDeliveryService,
     WebhookHttpClient,
     WebhooksAdminService,
