@@ -56,7 +56,11 @@ for (const [id, us] of selfUs) {
   const n = byId.get(id)!;
   const place = where(n.callFrame.url);
   add(byPlace, n.callFrame.functionName === '(idle)' ? '(idle)' : place, us);
-  add(byFunction, `${n.callFrame.functionName || '(anonymous)'} ${place}:${n.callFrame.lineNumber + 1}`, us);
+  add(
+    byFunction,
+    `${n.callFrame.functionName || '(anonymous)'} ${place}:${n.callFrame.lineNumber + 1}`,
+    us,
+  );
   // Inclusive time of paygate's functions: each own frame on the stack once.
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
