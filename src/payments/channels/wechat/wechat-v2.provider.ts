@@ -443,12 +443,14 @@ export class WechatV2Provider implements PaymentProvider {
   private tradeState(outTradeNo: string, fields: Record<string, string>): ChannelPaymentState {
     const status = mapWechatTradeState(fields.trade_state);
     const total = fen(fields.total_fee);
-    if (total === undefined) throw new Error('WeChat Pay trade without a whole total_fee');
+    // A paid trade must say how much; an unpaid one may leave total_fee out.
+    if (total === undefined && (status === 'PAID' || fields.total_fee !== undefined))
+      throw new Error('WeChat Pay trade without a whole total_fee');
     const paidAt = parseV2TimeBeijing(fields.time_end);
     return {
       outTradeNo,
       status,
-      amount: total,
+      ...(total !== undefined ? { amount: total } : {}),
       ...(fields.transaction_id ? { channelTradeNo: fields.transaction_id } : {}),
       ...(status === 'PAID' ? { paidAt: paidAt ?? new Date() } : {}),
     };
