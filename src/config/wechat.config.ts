@@ -36,10 +36,17 @@ export interface WechatV3SandboxConfig extends Omit<WechatV3LiveConfig, 'mode'> 
   mode: 'sandbox';
 }
 
-/** v2 on the sandbox: not built yet (the v2 provider and its sandbox come together). */
+/**
+ * v2 on the built-in sandbox (/sandbox/wechat/v2): app id, mch id and API key
+ * from DATA_DIR/sandbox/wechat-keys.json. No client certificate: the sandbox
+ * speaks plain http, which cannot carry one.
+ */
 export interface WechatV2SandboxConfig extends WechatCommonConfig {
   mode: 'sandbox';
   apiVersion: 'v2';
+  appId: string;
+  mchId: string;
+  apiKey: KeyObject;
   signType: WechatV2SignType;
 }
 
@@ -152,9 +159,20 @@ export function loadWechatConfig(env: Record<string, string | undefined>): Wecha
     }
     // The service calls its own sandbox on the loopback address.
     const baseUrl = `http://127.0.0.1:${app.port}/sandbox/wechat`;
-    if (apiVersion === 'v2')
-      return { mode: 'sandbox', apiVersion, signType: signType!, baseUrl, ...common };
     const keys = ensureWechatSandboxKeys(app.dataDir);
+    if (apiVersion === 'v2') {
+      return {
+        mode: 'sandbox',
+        apiVersion,
+        signType: signType!,
+        // v2 paths (/pay/…, /secapi/…) follow the base, as they follow api.mch.weixin.qq.com.
+        baseUrl: `${baseUrl}/v2`,
+        appId: keys.appId,
+        mchId: keys.mchId,
+        apiKey: createSecretKey(Buffer.from(keys.apiKey, 'utf8')),
+        ...common,
+      };
+    }
     return {
       mode: 'sandbox',
       apiVersion,

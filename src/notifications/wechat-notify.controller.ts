@@ -36,6 +36,53 @@ export class WechatNotifyController {
       body: req.body,
       rawBody: req.rawBody,
       sourceIp: callerIp(req),
+      path: 'v3',
+    });
+    writeChannelReply(res, reply);
+  }
+
+  @Post('v2')
+  @NotifyChannel('wechat')
+  @ApiOperation({
+    summary: 'WeChat Pay v2 payment result (called by WeChat Pay)',
+    description:
+      'XML (text/xml). Verified with the API key under WECHAT_SIGN_TYPE (a sign_type field must agree), then appid, mch_id, out_trade_no and total_fee; applied once. DOCTYPE/ENTITY bodies are refused unread.',
+  })
+  @ApiConsumes('text/xml')
+  @ApiResponse({
+    status: 200,
+    description:
+      'v2 XML: return_code SUCCESS once recorded and applied; FAIL when refused or not processed (WeChat sends it again)',
+  })
+  @ApiResponse({ status: 403, description: 'caller outside WECHAT_NOTIFY_ALLOW_IPS' })
+  @ApiResponse({ status: 413, description: 'body larger than the limit' })
+  async v2(@Req() req: RawBodyRequest, @Res() res: Response): Promise<void> {
+    await this.receiveV2(req, res, 'v2');
+  }
+
+  @Post('v2/refund')
+  @NotifyChannel('wechat')
+  @ApiOperation({
+    summary: 'WeChat Pay v2 refund result (called by WeChat Pay)',
+    description:
+      'XML (text/xml) whose req_info is AES-256-ECB under md5(API key); appid and mch_id checked; SUCCESS, CHANGE and REFUNDCLOSE settle the refund.',
+  })
+  @ApiConsumes('text/xml')
+  @ApiResponse({ status: 200, description: 'v2 XML, return_code SUCCESS or FAIL' })
+  @ApiResponse({ status: 403, description: 'caller outside WECHAT_NOTIFY_ALLOW_IPS' })
+  @ApiResponse({ status: 413, description: 'body larger than the limit' })
+  async v2Refund(@Req() req: RawBodyRequest, @Res() res: Response): Promise<void> {
+    await this.receiveV2(req, res, 'v2/refund');
+  }
+
+  private async receiveV2(req: RawBodyRequest, res: Response, path: string): Promise<void> {
+    const reply = await this.notifications.receive('wechat', {
+      headers: req.headers,
+      // The XML text when it came as text/xml; anything else is refused by the provider.
+      body: typeof req.body === 'string' ? req.body : undefined,
+      rawBody: req.rawBody,
+      sourceIp: callerIp(req),
+      path,
     });
     writeChannelReply(res, reply);
   }

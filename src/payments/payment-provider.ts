@@ -89,6 +89,8 @@ export interface RawNotification {
   body: unknown;
   rawBody?: Buffer;
   sourceIp: string;
+  /** Which of a channel's callback paths it came on (WeChat: `v3`, `v2`, `v2/refund`). */
+  path?: string;
 }
 
 export interface VerifiedNotification {

@@ -3,8 +3,7 @@ import { OrdersModule } from '../orders/orders.module';
 import { wechatConfig } from '../config/wechat.config';
 import { MetricsService } from '../metrics/metrics.service';
 import { AlipayProvider } from './channels/alipay/alipay.provider';
-import { WechatV3Provider } from './channels/wechat/wechat-v3.provider';
-import { createWechatProvider } from './channels/wechat/wechat.providers';
+import { WECHAT_PROVIDER, createWechatProvider } from './channels/wechat/wechat.providers';
 import { PAYMENT_PROVIDERS, PaymentProvider } from './payment-provider';
 import { PaymentsController } from './payments.controller';
 import { PaymentsService } from './payments.service';
@@ -17,14 +16,14 @@ import { ProviderRegistry } from './provider-registry';
   providers: [
     AlipayProvider,
     {
-      provide: WechatV3Provider,
+      provide: WECHAT_PROVIDER,
       useFactory: createWechatProvider,
       inject: [wechatConfig.KEY, MetricsService],
     },
     {
       provide: PAYMENT_PROVIDERS,
       useFactory: (...providers: PaymentProvider[]) => providers,
-      inject: [AlipayProvider, WechatV3Provider],
+      inject: [AlipayProvider, WECHAT_PROVIDER],
     },
     ProviderRegistry,
     PaymentsService,

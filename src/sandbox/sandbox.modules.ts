@@ -17,8 +17,8 @@ export function sandboxModules(env: Record<string, string | undefined>): Dynamic
     timeScale: new EnvReader(env).number('SANDBOX_TIME_SCALE', 1, 0, 1000),
   };
   if (alipayOnSandbox(env)) modules.push(AlipaySandboxModule.register(settings));
-  // The v3 sandbox; a v2 one comes with the v2 provider.
-  const wechatV3 = (env.WECHAT_API_VERSION ?? 'v3').toLowerCase() === 'v3';
-  if (wechatOnSandbox(env) && wechatV3) modules.push(WechatSandboxModule.register(settings));
+  // The sandbox speaks the API version paygate was told to use.
+  const apiVersion = (env.WECHAT_API_VERSION ?? 'v3').toLowerCase() === 'v2' ? 'v2' : 'v3';
+  if (wechatOnSandbox(env)) modules.push(WechatSandboxModule.register({ ...settings, apiVersion }));
   return modules;
 }

@@ -11,6 +11,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { SandboxNotificationDelivery } from '../sandbox-notification.delivery';
+import type { WechatSandboxNotifications } from './wechat-sandbox-notifications';
 import {
   buildNotificationBody,
   refundResource,
@@ -70,7 +71,10 @@ export interface NotifyOptions {
 }
 
 @Injectable()
-export class WechatSandboxNotifier extends SandboxNotificationDelivery<SandboxNotification> {
+export class WechatSandboxNotifier
+  extends SandboxNotificationDelivery<SandboxNotification>
+  implements WechatSandboxNotifications
+{
   constructor(
     @Inject(WECHAT_SANDBOX_SETTINGS) settings: WechatSandboxSettings,
     private readonly credentials: WechatSandboxCredentials,

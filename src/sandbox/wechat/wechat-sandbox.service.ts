@@ -18,7 +18,7 @@ import {
   WechatApiError,
 } from './wechat-sandbox.errors';
 import { newOpenid, newPrepayId, newRefundId, newTransactionId } from './wechat-sandbox.ids';
-import { WechatSandboxNotifier } from './wechat-sandbox-notifier.service';
+import { WechatSandboxNotifications } from './wechat-sandbox-notifications';
 import { WECHAT_SANDBOX_SETTINGS, type WechatSandboxSettings } from './wechat-sandbox.settings';
 import { WechatSandboxStore } from './wechat-sandbox.store';
 import {
@@ -42,6 +42,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PlaceOrderInput {
   product: TradeProduct;
+  /** v2 only. */
+  signType?: 'MD5' | 'HMAC-SHA256';
   outTradeNo: string;
   appId: string;
   description: string;
@@ -91,7 +93,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     @Inject(WECHAT_SANDBOX_SETTINGS) private readonly settings: WechatSandboxSettings,
-    private readonly notifier: WechatSandboxNotifier,
+    private readonly notifier: WechatSandboxNotifications,
     private readonly store: WechatSandboxStore,
   ) {}
 

@@ -11,6 +11,8 @@ export interface WechatSandboxSettings {
    * stays PROCESSING: 1 = real schedule, 0.001 in tests.
    */
   timeScale: number;
+  /** Which WeChat Pay API the sandbox speaks: v3 (default) or v2 under /sandbox/wechat/v2. */
+  apiVersion?: 'v2' | 'v3';
 }
 
 export const WECHAT_SANDBOX_SETTINGS = Symbol('WECHAT_SANDBOX_SETTINGS');

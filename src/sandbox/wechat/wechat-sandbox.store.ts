@@ -11,7 +11,12 @@ import type { SandboxTrade } from './wechat-sandbox.types';
 @Injectable()
 export class WechatSandboxStore extends SandboxBookStore<SandboxTrade> {
   constructor(@Inject(WECHAT_SANDBOX_SETTINGS) settings: WechatSandboxSettings) {
-    super(settings.dataDir, 'wechat-trades.json', 'WechatSandbox');
+    // v2 keeps its own books: a switch of WECHAT_API_VERSION does not mix the two.
+    super(
+      settings.dataDir,
+      settings.apiVersion === 'v2' ? 'wechat-v2-trades.json' : 'wechat-trades.json',
+      'WechatSandbox',
+    );
   }
 
   protected revive(trade: SandboxTrade): SandboxTrade {

@@ -99,6 +99,8 @@ export interface SandboxNotification {
 
 export interface SandboxTrade {
   outTradeNo: string;
+  /** v2: the sign_type of the unifiedorder; answers and notifications are signed the same way. */
+  signType?: 'MD5' | 'HMAC-SHA256';
   product: TradeProduct;
   appId: string;
   description: string;

@@ -10,7 +10,15 @@
 import { isUtf8 } from 'node:buffer';
 import type { KeyObject } from 'node:crypto';
 import { rsaSha256Sign, rsaSha256Verify } from '../../../common/crypto/rsa-keys';
+import {
+  appPayFields,
+  jsapiPayFields,
+  type AppPayParams,
+  type JsapiPayParams as SharedJsapiPayParams,
+} from './wechat-pay-params';
 import { randomAlphanumeric } from '../../../common/ids/ids';
+
+export type { AppPayParams };
 
 export const WECHATPAY_AUTH_SCHEMA = 'WECHATPAY2-SHA256-RSA2048';
 /** wechatpay-php MAXIMUM_CLOCK_OFFSET, wechatpay-java RESPONSE_EXPIRED_MINUTES. */
@@ -274,58 +282,40 @@ export interface PaySignInput {
   nonce?: string;
 }
 
-/** What wx.requestPayment / WeixinJSBridge getBrandWCPayRequest take. */
-export interface JsapiPayParams {
-  appId: string;
-  timeStamp: string;
-  nonceStr: string;
-  package: string;
-  /** Not signed, but required: RSA for APIv3. */
-  signType: 'RSA';
-  paySign: string;
-}
-
-/** What the WeChat OpenSDK's PayReq takes (partnerid is the mch id). */
-export interface AppPayParams {
-  appid: string;
-  partnerid: string;
-  prepayid: string;
-  package: 'Sign=WXPay';
-  noncestr: string;
-  timestamp: string;
-  sign: string;
-}
+/** What wx.requestPayment / WeixinJSBridge getBrandWCPayRequest take; signType RSA for APIv3. */
+export type JsapiPayParams = SharedJsapiPayParams & { signType: 'RSA' };
 
 export function jsapiPayParams(input: PaySignInput): JsapiPayParams {
-  const timeStamp = timestampLine(input.timestamp ?? unixSeconds());
-  const nonceStr = input.nonce ?? randomAlphanumeric(32);
-  const pkg = `prepay_id=${input.prepayId}`;
+  const fields = jsapiPayFields({
+    appId: input.appId,
+    prepayId: input.prepayId,
+    signType: 'RSA',
+    timestamp: timestampLine(input.timestamp ?? unixSeconds()),
+    nonce: input.nonce,
+  });
   assertLine('prepay_id', input.prepayId);
   return {
-    appId: input.appId,
-    timeStamp,
-    nonceStr,
-    package: pkg,
+    ...fields,
     signType: 'RSA',
     paySign: rsaSha256Sign(
-      jsapiPaySignMessage(input.appId, timeStamp, nonceStr, pkg),
+      jsapiPaySignMessage(fields.appId, fields.timeStamp, fields.nonceStr, fields.package),
       input.privateKey,
     ),
   };
 }
 
 export function appPayParams(input: PaySignInput & { mchId: string }): AppPayParams {
-  const timestamp = timestampLine(input.timestamp ?? unixSeconds());
-  const noncestr = input.nonce ?? randomAlphanumeric(32);
+  const fields = appPayFields({
+    appId: input.appId,
+    mchId: input.mchId,
+    prepayId: input.prepayId,
+    timestamp: timestampLine(input.timestamp ?? unixSeconds()),
+    nonce: input.nonce,
+  });
   return {
-    appid: input.appId,
-    partnerid: input.mchId,
-    prepayid: input.prepayId,
-    package: 'Sign=WXPay',
-    noncestr,
-    timestamp,
+    ...fields,
     sign: rsaSha256Sign(
-      appPaySignMessage(input.appId, timestamp, noncestr, input.prepayId),
+      appPaySignMessage(fields.appid, fields.timestamp, fields.noncestr, fields.prepayid),
       input.privateKey,
     ),
   };

@@ -1,7 +1,9 @@
 import {
   isDefiniteRefundFailure,
+  isDefiniteV2RefundFailure,
   mapWechatRefundStatus,
   mapWechatTradeState,
+  wechatV2ErrorKind,
 } from './wechat.mapper';
 
 describe('WeChat Pay mapper', () => {
@@ -28,5 +30,17 @@ describe('WeChat Pay mapper', () => {
     expect(isDefiniteRefundFailure(500, 'SYSTEM_ERROR')).toBe(false);
     expect(isDefiniteRefundFailure(429, 'FREQUENCY_LIMITED')).toBe(false);
     expect(isDefiniteRefundFailure(400, undefined)).toBe(false);
+  });
+
+  it('maps the v2 refund words and err_codes', () => {
+    expect(['REFUNDCLOSE', 'CHANGE'].map(mapWechatRefundStatus)).toEqual(['FAILED', 'FAILED']);
+    expect(wechatV2ErrorKind('SYSTEMERROR')).toBe('retry');
+    expect(wechatV2ErrorKind('BIZERR_NEED_RETRY')).toBe('retry');
+    expect(wechatV2ErrorKind('ORDERPAID')).toBe('refused');
+    expect(wechatV2ErrorKind(undefined)).toBe('refused');
+    expect(isDefiniteV2RefundFailure('NOTENOUGH')).toBe(true);
+    expect(isDefiniteV2RefundFailure('ERROR')).toBe(false);
+    expect(isDefiniteV2RefundFailure('SYSTEMERROR')).toBe(false);
+    expect(isDefiniteV2RefundFailure(undefined)).toBe(false);
   });
 });

@@ -1,0 +1,493 @@
+import { createCipheriv, createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
+import { eventually, orderStatus } from './support/alipay-sandbox';
+import { TestApp, startApp, uniqueNo } from './support/test-app';
+
+const FAST = { SANDBOX_TIME_SCALE: '0.0005', WECHAT_API_VERSION: 'v2' };
+type SignType = 'MD5' | 'HMAC-SHA256';
+
+interface Keys {
+  appId: string;
+  mchId: string;
+  apiKey: string;
+}
+
+// WeChat Pay v2 as its documentation describes it (protocols.md B2, B7, B8), built here with
+// node:crypto alone: no code shared with the provider or the sandbox.
+function sign(fields: Record<string, string>, apiKey: string, type: SignType): string {
+  const text = `${Object.keys(fields)
+    .filter((k) => k !== 'sign' && fields[k] !== '')
+    .sort()
+    .map((k) => `${k}=${fields[k]}`)
+    .join('&')}&key=${apiKey}`;
+  return (
+    type === 'MD5'
+      ? createHash('md5').update(text).digest('hex')
+      : createHmac('sha256', apiKey).update(text).digest('hex')
+  ).toUpperCase();
+}
+
+const xml = (fields: Record<string, string>, root = 'xml') =>
+  `<${root}>${Object.entries(fields)
+    .map(([k, v]) => `<${k}><![CDATA[${v}]]></${k}>`)
+    .join('')}</${root}>`;
+
+const field = (body: string, name: string) =>
+  new RegExp(`<${name}>(?:<!\\[CDATA\\[)?(.*?)(?:\\]\\]>)?</${name}>`).exec(body)?.[1];
+
+function paymentNotification(
+  keys: Keys,
+  type: SignType,
+  outTradeNo: string,
+  totalFee: number,
+  options: {
+    apiKey?: string;
+    signType?: string;
+    resultCode?: string;
+    forge?: boolean;
+    transactionId?: string;
+  } = {},
+): string {
+  const fields: Record<string, string> = {
+    return_code: 'SUCCESS',
+    appid: keys.appId,
+    mch_id: keys.mchId,
+    nonce_str: Math.random().toString(36).slice(2),
+    result_code: options.resultCode ?? 'SUCCESS',
+    openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
+    trade_type: 'NATIVE',
+    bank_type: 'CMC',
+    total_fee: String(totalFee),
+    fee_type: 'CNY',
+    cash_fee: String(totalFee),
+    transaction_id:
+      options.transactionId ?? `4200000${Date.now()}${Math.floor(Math.random() * 1e6)}`,
+    out_trade_no: outTradeNo,
+    time_end: '20240101120005',
+  };
+  const declared = options.signType ?? (type === 'HMAC-SHA256' ? 'HMAC-SHA256' : undefined);
+  if (declared) fields.sign_type = declared;
+  fields.sign = sign(fields, options.apiKey ?? keys.apiKey, type);
+  if (options.forge) fields.sign = fields.sign.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+  return xml(fields);
+}
+
+function refundNotification(
+  keys: Keys,
+  inner: Record<string, string>,
+  apiKey = keys.apiKey,
+): string {
+  const aesKey = Buffer.from(createHash('md5').update(apiKey).digest('hex'));
+  const cipher = createCipheriv('aes-256-ecb', aesKey, null);
+  const reqInfo = Buffer.concat([cipher.update(xml(inner, 'root')), cipher.final()]).toString(
+    'base64',
+  );
+  return xml({
+    return_code: 'SUCCESS',
+    appid: keys.appId,
+    mch_id: keys.mchId,
+    nonce_str: 'n0nce',
+    req_info: reqInfo,
+  });
+}
+
+const keysOf = (t: TestApp): Keys =>
+  JSON.parse(readFileSync(join(t.dataDir, 'sandbox', 'wechat-keys.json'), 'utf8')) as Keys;
+
+async function attempt(
+  t: TestApp,
+  method: 'qr' | 'jsapi' | 'h5' | 'app',
+  extra: Record<string, unknown> = {},
+  amount = 8880,
+) {
+  const order = await t.http
+    .post('/api/orders')
+    .set(t.merchant)
+    .send({ merchantOrderNo: uniqueNo('W2'), amount, subject: 'Oolong tea' })
+    .expect(201);
+  const payment = await t.http
+    .post(`/api/orders/${order.body.id}/payments`)
+    .set(t.merchant)
+    .send({ channel: 'wechat', method, ...extra })
+    .expect(201);
+  return {
+    order: order.body as { id: string },
+    payment: payment.body as { id: string; outTradeNo: string; action: Record<string, unknown> },
+  };
+}
+
+const control = (t: TestApp, outTradeNo: string, action: string, body: object = {}) =>
+  t.http.post(`/sandbox/wechat/control/trades/${outTradeNo}/${action}`).send(body);
+
+const inbox = async (t: TestApp, outTradeNo: string) =>
+  (
+    (await t.dataSource.query(
+      "SELECT outcome FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ? ORDER BY received_at",
+      [outTradeNo],
+    )) as { outcome: string }[]
+  ).map((r) => r.outcome);
+
+const eventTypes = async (t: TestApp, orderId: string) =>
+  (
+    (await t.dataSource.query(
+      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at, id',
+      [orderId],
+    )) as { type: string }[]
+  ).map((e) => e.type);
+
+const SUCCESS_REPLY =
+  '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';
+
+describe.each(['MD5', 'HMAC-SHA256'] as const)(
+  'WeChat Pay v2 (%s) end to end over the v2 sandbox (e2e)',
+  (signType) => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp({ ...FAST, WECHAT_SIGN_TYPE: signType });
+    });
+    afterAll(async () => t.close());
+
+    const notify = (body: string, path = '/notify/wechat/v2') =>
+      t.http.post(path).set('Content-Type', 'text/xml').send(body);
+
+    it('qr (NATIVE): code_url, the buyer pays, the signed XML notification makes the order PAID once', async () => {
+      const { order, payment } = await attempt(t, 'qr');
+      expect(payment.action).toEqual({
+        type: 'qr',
+        qrCode: expect.stringContaining(`/sandbox/wechat/cashier/${payment.outTradeNo}`),
+      });
+      await control(t, payment.outTradeNo, 'pay', { notify: 'duplicate' }).expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      expect(
+        (await t.http.get(`/api/orders/${order.id}`).set(t.merchant).expect(200)).body,
+      ).toMatchObject({ status: 'PAID', paidAmount: 8880, channelTradeNo: expect.any(String) });
+      await eventually(async () =>
+        expect((await inbox(t, payment.outTradeNo)).sort()).toEqual(['duplicate', 'processed']),
+      );
+      expect(await eventTypes(t, order.id)).toEqual(['order.paid']);
+      // The sandbox saw the SUCCESS XML and stopped sending.
+      const trade = await t.http
+        .get(`/sandbox/wechat/control/trades/${payment.outTradeNo}`)
+        .expect(200);
+      expect(JSON.stringify(trade.body)).toContain('"acknowledged":true');
+    });
+
+    it('jsapi: openid required; paySign over appId,timeStamp,nonceStr,package,signType with the configured type', async () => {
+      const keys = keysOf(t);
+      const { order, payment } = await attempt(t, 'jsapi', {
+        openid: 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o',
+      });
+      const p = payment.action.params as Record<string, string>;
+      expect(payment.action.type).toBe('jsapi');
+      expect(p).toMatchObject({
+        appId: keys.appId,
+        package: expect.stringMatching(/^prepay_id=wx/),
+        signType,
+        timeStamp: expect.stringMatching(/^\d+$/),
+      });
+      const { paySign, ...signed } = p;
+      expect(paySign).toBe(sign(signed, keys.apiKey, signType));
+      await control(t, payment.outTradeNo, 'pay').expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+    });
+
+    it('h5 (MWEB): clientIp required, redirect to mweb_url; app: the signed OpenSDK parameters; both pay', async () => {
+      const keys = keysOf(t);
+      const bare = await t.http
+        .post('/api/orders')
+        .set(t.merchant)
+        .send({ merchantOrderNo: uniqueNo('W2'), amount: 100, subject: 'Tea' })
+        .expect(201);
+      const missing = await t.http
+        .post(`/api/orders/${bare.body.id}/payments`)
+        .set(t.merchant)
+        .send({ channel: 'wechat', method: 'h5' })
+        .expect(400);
+      expect(missing.body.message).toContain('clientIp');
+      const h5 = await attempt(t, 'h5', {
+        clientIp: '203.0.113.7',
+        returnUrl: 'https://shop.example.com/done',
+      });
+      expect(h5.payment.action).toEqual({
+        type: 'redirect',
+        url: expect.stringMatching(/prepay_id=wx.*&redirect_url=https%3A%2F%2Fshop/),
+      });
+      const app = await attempt(t, 'app');
+      const params = app.payment.action.params as Record<string, string>;
+      expect(params).toMatchObject({
+        appid: keys.appId,
+        partnerid: keys.mchId,
+        package: 'Sign=WXPay',
+        prepayid: expect.stringMatching(/^wx/),
+      });
+      const { sign: appSign, ...appFields } = params;
+      expect(appSign).toBe(sign(appFields, keys.apiKey, signType));
+      for (const { order, payment } of [h5, app]) {
+        await control(t, payment.outTradeNo, 'pay').expect(200);
+        await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      }
+    });
+
+    it('20 concurrent copies of one notification: one change, one event, SUCCESS XML to each', async () => {
+      const { order, payment } = await attempt(t, 'qr');
+      const body = paymentNotification(keysOf(t), signType, payment.outTradeNo, 8880);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => notify(body)));
+      expect(answers.map((a) => a.text)).toEqual(Array(20).fill(SUCCESS_REPLY));
+      expect(await orderStatus(t, order.id)).toBe('PAID');
+      expect(await eventTypes(t, order.id)).toEqual(['order.paid']);
+      const outcomes = await inbox(t, payment.outTradeNo);
+      expect(outcomes.filter((o) => o === 'processed')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(19);
+    });
+
+    it('forged sign, disagreeing sign_type, another API key, wrong total_fee, result_code FAIL: nothing changes', async () => {
+      const { order, payment } = await attempt(t, 'qr');
+      const keys = keysOf(t);
+      const other = signType === 'MD5' ? 'HMAC-SHA256' : 'MD5';
+      const cases: [string, string][] = [
+        [paymentNotification(keys, signType, payment.outTradeNo, 8880, { forge: true }), 'FAIL'],
+        [
+          paymentNotification(keys, signType, payment.outTradeNo, 8880, { signType: other }),
+          'FAIL',
+        ],
+        // Signed, correctly, with the other algorithm: not what this merchant configured.
+        [paymentNotification(keys, other, payment.outTradeNo, 8880), 'FAIL'],
+        [
+          paymentNotification(keys, signType, payment.outTradeNo, 8880, {
+            apiKey: 'Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp',
+          }),
+          'FAIL',
+        ],
+        [paymentNotification(keys, signType, payment.outTradeNo, 8881), 'FAIL'],
+        [
+          paymentNotification(keys, signType, payment.outTradeNo, 8880, { resultCode: 'FAIL' }),
+          'SUCCESS',
+        ],
+        ['return_code=SUCCESS', 'FAIL'],
+        ['', 'FAIL'],
+      ];
+      for (const [body, code] of cases) {
+        const res = await notify(body);
+        expect(res.status).toBe(200);
+        expect(field(res.text, 'return_code')).toBe(code);
+      }
+      expect(await orderStatus(t, order.id)).toBe('PENDING');
+      expect(await eventTypes(t, order.id)).toEqual([]);
+      const outcomes = await inbox(t, payment.outTradeNo);
+      expect(outcomes).toContain('rejected:amount_mismatch');
+      // Only the result_code FAIL one was taken (recorded, kind other): it pays nothing.
+      const taken = (await t.dataSource.query(
+        "SELECT kind FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ? AND outcome = 'processed'",
+        [payment.outTradeNo],
+      )) as { kind: string }[];
+      expect(taken.map((r) => r.kind)).toEqual(['other']);
+      const forged = (await t.dataSource.query(
+        "SELECT COUNT(*) AS c FROM channel_notifications WHERE channel = 'wechat' AND outcome = 'rejected:signature'",
+      )) as { c: number | string }[];
+      expect(Number(forged[0].c)).toBeGreaterThanOrEqual(4);
+    });
+
+    it('sandbox tampering (bad sign, amount, mch_id) is refused the same way', async () => {
+      const { order, payment } = await attempt(t, 'qr');
+      await control(t, payment.outTradeNo, 'mark-paid').expect(200);
+      for (const tamper of ['signature', 'amount', 'mchid'])
+        await control(t, payment.outTradeNo, 'notify', { tamper }).expect(200);
+      await eventually(async () =>
+        expect((await inbox(t, payment.outTradeNo)).sort()).toEqual([
+          'rejected:amount_mismatch',
+          'rejected:mch_id',
+        ]),
+      );
+      expect(await orderStatus(t, order.id)).toBe('PENDING');
+    });
+
+    it('a payment whose notification never came is found by the sync job; close asks WeChat first', async () => {
+      const { order, payment } = await attempt(t, 'qr');
+      await control(t, payment.outTradeNo, 'mark-paid').expect(200);
+      await t.app.get(SyncPendingPaymentsJob).run(new Date(Date.now() + 2 * 60_000));
+      expect(await orderStatus(t, order.id)).toBe('PAID');
+
+      const unpaid = await attempt(t, 'qr');
+      const closed = await t.http
+        .post(`/api/orders/${unpaid.order.id}/close`)
+        .set(t.merchant)
+        .expect(200);
+      expect(closed.body.status).toBe('CLOSED');
+      const trade = await t.http
+        .get(`/sandbox/wechat/control/trades/${unpaid.payment.outTradeNo}`)
+        .expect(200);
+      expect(JSON.stringify(trade.body)).toContain('CLOSED');
+
+      // Paid behind our back: closeorder answers ORDERPAID, the query says PAID.
+      const raced = await attempt(t, 'qr');
+      await control(t, raced.payment.outTradeNo, 'mark-paid').expect(200);
+      const close = await t.http
+        .post(`/api/orders/${raced.order.id}/close`)
+        .set(t.merchant)
+        .expect(200);
+      expect(close.body.status).toBe('PAID');
+    });
+
+    it('a refund stays PENDING until the encrypted refund notification settles it', async () => {
+      const { order, payment } = await attempt(t, 'qr', {}, 5000);
+      await control(t, payment.outTradeNo, 'pay').expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      const refund = await t.http
+        .post(`/api/orders/${order.id}/refunds`)
+        .set(t.merchant)
+        .send({ merchantRefundNo: 'R2-1', amount: 2000 })
+        .expect(201);
+      expect(refund.body.status).toBe('PENDING');
+      await eventually(async () => {
+        const r = await t.http.get(`/api/refunds/${refund.body.id}`).set(t.merchant).expect(200);
+        expect(r.body).toMatchObject({ status: 'SUCCEEDED', channelRefundNo: expect.any(String) });
+      });
+      expect(
+        (await t.http.get(`/api/orders/${order.id}`).set(t.merchant).expect(200)).body,
+      ).toMatchObject({ status: 'PARTIALLY_REFUNDED', refundedAmount: 2000 });
+      expect(await eventTypes(t, order.id)).toEqual(['order.paid', 'refund.succeeded']);
+      const kinds = (await t.dataSource.query(
+        "SELECT outcome FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ? AND kind = 'refund'",
+        [payment.outTradeNo],
+      )) as { outcome: string }[];
+      expect(kinds.map((k) => k.outcome)).toEqual(['processed']);
+    });
+
+    it('a refund WeChat ends REFUNDCLOSE is FAILED and its amount can be refunded again', async () => {
+      const { order, payment } = await attempt(t, 'qr', {}, 3000);
+      await control(t, payment.outTradeNo, 'pay').expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      await control(t, payment.outTradeNo, 'next-refund', {
+        outcome: 'fail',
+        endsAs: 'CLOSED',
+      }).expect(200);
+      const failing = await t.http
+        .post(`/api/orders/${order.id}/refunds`)
+        .set(t.merchant)
+        .send({ merchantRefundNo: 'RC-1', amount: 3000 })
+        .expect(201);
+      await eventually(async () => {
+        const r = await t.http.get(`/api/refunds/${failing.body.id}`).set(t.merchant).expect(200);
+        expect(r.body).toMatchObject({
+          status: 'FAILED',
+          failureReason: expect.stringContaining('REFUNDCLOSE'),
+        });
+      });
+      expect(
+        (await t.http.get(`/api/orders/${order.id}`).set(t.merchant).expect(200)).body,
+      ).toMatchObject({ status: 'PAID', refundedAmount: 0 });
+    });
+
+    it('req_info under another key, or from another mch_id, is answered FAIL and settles nothing', async () => {
+      const { order, payment } = await attempt(t, 'qr', {}, 4000);
+      await control(t, payment.outTradeNo, 'pay').expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      await control(t, payment.outTradeNo, 'next-refund', { outcome: 'delay', delayMs: 5 });
+      const refund = await t.http
+        .post(`/api/orders/${order.id}/refunds`)
+        .set(t.merchant)
+        .send({ merchantRefundNo: 'RK-1', amount: 4000 })
+        .expect(201);
+      const [row] = (await t.dataSource.query('SELECT out_refund_no FROM refunds WHERE id = ?', [
+        refund.body.id,
+      ])) as { out_refund_no: string }[];
+      const keys = keysOf(t);
+      const inner = {
+        out_trade_no: payment.outTradeNo,
+        out_refund_no: row.out_refund_no,
+        refund_id: '50000000000000000000000000001',
+        total_fee: '4000',
+        refund_fee: '4000',
+        refund_status: 'REFUNDCLOSE',
+        success_time: '2024-01-01 12:00:00',
+      };
+      const foreign = await notify(
+        refundNotification(keys, inner, 'Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp'),
+        '/notify/wechat/v2/refund',
+      );
+      expect(field(foreign.text, 'return_code')).toBe('FAIL');
+      const otherMch = await notify(
+        refundNotification({ ...keys, mchId: '1900000109' }, inner),
+        '/notify/wechat/v2/refund',
+      );
+      expect(field(otherMch.text, 'return_code')).toBe('FAIL');
+      const r = await t.http.get(`/api/refunds/${refund.body.id}`).set(t.merchant).expect(200);
+      expect(r.body.status).not.toBe('FAILED');
+    });
+
+    it('billion laughs and XXE are refused in under a second, nothing expanded or echoed', async () => {
+      const laughs =
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">' +
+        Array.from(
+          { length: 9 },
+          (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i || ''};`.repeat(10)}">`,
+        ).join('') +
+        ']><xml><return_code>&lol9;</return_code></xml>';
+      const xxe =
+        '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><return_code>&xxe;</return_code></xml>';
+      for (const path of ['/notify/wechat/v2', '/notify/wechat/v2/refund']) {
+        for (const body of [laughs, xxe]) {
+          const started = Date.now();
+          const res = await notify(body, path);
+          expect(Date.now() - started).toBeLessThan(1000);
+          expect(res.status).toBeLessThan(500);
+          expect(field(res.text, 'return_code')).toBe('FAIL');
+          expect(res.text).not.toMatch(/lol|root:|passwd|ENTITY/);
+        }
+      }
+      const huge = await notify(`<xml><a>${'x'.repeat(2 * 1024 * 1024)}</a></xml>`);
+      expect(huge.status).toBeGreaterThanOrEqual(400);
+      expect(huge.status).toBeLessThan(500);
+    });
+
+    it('the v3 path is not a callback of a v2 merchant', async () => {
+      const res = await t.http
+        .post('/notify/wechat/v3')
+        .set('Content-Type', 'application/json')
+        .send('{}');
+      expect(res.status).toBeLessThan(500);
+      expect(field(res.text, 'return_code')).toBe('FAIL');
+    });
+  },
+);
+
+function postFrom(localAddress: string, port: number, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/notify/wechat/v2',
+        method: 'POST',
+        localAddress,
+        headers: { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('WeChat Pay v2 notify allowlist (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ ...FAST, WECHAT_NOTIFY_ALLOW_IPS: '127.0.0.1/32' });
+  });
+  afterAll(async () => t.close());
+
+  it('refuses a caller outside WECHAT_NOTIFY_ALLOW_IPS; nothing changes', async () => {
+    const { order, payment } = await attempt(t, 'qr');
+    const body = paymentNotification(keysOf(t), 'HMAC-SHA256', payment.outTradeNo, 8880);
+    expect(await postFrom('127.0.0.2', t.port, body)).toBe(403);
+    expect(await orderStatus(t, order.id)).toBe('PENDING');
+    expect(await postFrom('127.0.0.1', t.port, body)).toBe(200);
+    expect(await orderStatus(t, order.id)).toBe('PAID');
+  });
+});
