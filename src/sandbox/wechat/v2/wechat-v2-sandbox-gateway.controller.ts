@@ -76,10 +76,14 @@ export class WechatV2SandboxGatewayController {
   @HttpCode(200)
   @ApiConsumes('text/xml')
   @ApiOperation({
-    summary: 'Simulated v2 downloadbill: not built',
-    description: 'Answers return_code FAIL, "sandbox: downloadbill is not built".',
+    summary: 'Simulated v2 downloadbill (bill_type ALL, SUCCESS, REFUND; tar_type GZIP)',
+    description:
+      "The bill of a Beijing day (bill_date yyyyMMdd) from the sandbox's trades and refunds: unsigned text/plain, " +
+      'backtick fields, summary lines last; application/x-gzip with tar_type GZIP. ' +
+      'Errors, and a day with nothing to bill ("No Bill Exist"), are v2 XML return_code FAIL with error_code. ' +
+      'The request is checked like the others: text/xml signed per protocols.md B2 with the sandbox API key.',
   })
-  @ApiOkResponse({ description: 'v2 XML, return_code FAIL' })
+  @ApiOkResponse({ description: 'The bill (text/plain or application/x-gzip), or v2 XML FAIL' })
   downloadBill(@Req() req: Request, @Res() res: Response): void {
     this.send(res, this.gateway.handle('pay/downloadbill', req.body));
   }
@@ -87,6 +91,13 @@ export class WechatV2SandboxGatewayController {
   private send(res: Response, reply: V2Reply): void {
     const answer = () => {
       if (res.destroyed || res.writableEnded) return;
+      if (reply.bill) {
+        res
+          .status(200)
+          .set('content-type', reply.bill.gzip ? 'application/x-gzip' : 'text/plain; charset=utf-8')
+          .send(reply.bill.body);
+        return;
+      }
       res.status(200).set('content-type', 'text/xml; charset=utf-8').send(reply.xml);
     };
     if (reply.delayMs) setTimeout(answer, reply.delayMs).unref();

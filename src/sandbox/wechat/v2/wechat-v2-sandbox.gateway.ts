@@ -4,7 +4,8 @@
  * with the sign_type it names (MD5 when it names none), appid and mch_id
  * checked, then answered as WeChat answers — return_code FAIL (unsigned) for a
  * message it cannot read or trust, else signed with the request's sign type,
- * result_code SUCCESS or FAIL with err_code.
+ * result_code SUCCESS or FAIL with err_code. /pay/downloadbill answers its
+ * bill unsigned, and its refusals as return_code FAIL with error_code (B6).
  *
  * /secapi/pay/refund: the real one demands the merchant's client certificate
  * (mutual TLS). The sandbox is served over plain http, which cannot carry one,
@@ -12,6 +13,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { WechatApiError } from '../wechat-sandbox.errors';
 import { WechatSandboxService } from '../wechat-sandbox.service';
 import { beijingStamp } from '../wechat-sandbox.time';
@@ -21,6 +23,7 @@ import {
   type SandboxTrade,
   type TradeProduct,
 } from '../wechat-sandbox.types';
+import { BILL_TYPES, buildBill, isBillDate, type BillType } from './wechat-v2-sandbox.bill';
 import {
   WechatV2SandboxCredentials,
   v2RefundStatus,
@@ -38,6 +41,8 @@ export interface V2Reply {
   xml: string;
   /** Answer only after this long (a refund told to answer late). */
   delayMs?: number;
+  /** downloadbill: the bill itself, sent instead of `xml` (text, or gzip with tar_type GZIP). */
+  bill?: { body: Buffer; gzip: boolean };
 }
 
 const PRODUCT_OF: Record<string, TradeProduct> = {
@@ -67,6 +72,22 @@ class V2Fail extends Error {
 const missing = (field: string) => new V2Fail('LACK_PARAMS', `缺少参数 (${field} is required)`);
 const invalid = (field: string, issue: string) =>
   new V2Fail('PARAM_ERROR', `参数错误 (${field}: ${issue})`);
+
+/**
+ * downloadbill's refusals are not signed result_code FAILs but return_code
+ * FAIL with an error_code (B6). The return_msg "No Bill Exist" is B6's; the
+ * error_code numbers are the sandbox's own (protocols.md does not list them).
+ */
+class BillFail extends Error {
+  constructor(
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const NO_BILL = new BillFail('20002', 'No Bill Exist');
 
 /** v3-worded refusals of the shared book, in v2's words. */
 function fromBook(error: WechatApiError, notFound: string): V2Fail {
@@ -129,15 +150,55 @@ export class WechatV2SandboxGateway {
         case 'pay/refundquery':
           return this.ok(signType, this.refundQuery(fields));
         case 'pay/downloadbill':
-          // Not built in the sandbox: it answers as WeChat does when there is no bill to give.
-          return this.returnFail('sandbox: downloadbill is not built');
+          return this.downloadBill(fields);
         default:
           return this.returnFail(`no such API ${api}`);
       }
     } catch (error) {
-      if (error instanceof V2Fail) return this.fail(signType, error);
+      if (error instanceof BillFail) return this.billFail(error);
+      if (error instanceof V2Fail)
+        return api === 'pay/downloadbill'
+          ? this.billFail(new BillFail('20001', `${error.errCode}: ${error.message}`))
+          : this.fail(signType, error);
       throw error;
     }
+  }
+
+  /**
+   * B6. The bill of a Beijing day (wechat-v2-sandbox.bill.ts), unsigned text,
+   * gzipped with tar_type GZIP; "No Bill Exist" when the day has no record of
+   * the bill_type. RECHARGE_REFUND is refused: the sandbox has no recharge
+   * coupons.
+   */
+  private downloadBill(f: Record<string, string>): V2Reply {
+    if (!f.bill_date) throw new BillFail('20001', 'bill_date is required');
+    if (!isBillDate(f.bill_date)) throw new BillFail('20001', 'invalid bill_date (yyyyMMdd)');
+    const type = (f.bill_type || 'ALL') as BillType;
+    if (!BILL_TYPES.includes(type))
+      throw new BillFail('20001', 'invalid bill_type (ALL, SUCCESS or REFUND in the sandbox)');
+    if (f.tar_type && f.tar_type !== 'GZIP') throw new BillFail('20001', 'invalid tar_type (GZIP)');
+    const text = buildBill(
+      this.trades.allTrades(),
+      f.bill_date,
+      type,
+      this.credentials.appId,
+      this.credentials.mchId,
+    );
+    if (text === null) throw NO_BILL;
+    const body = Buffer.from(text, 'utf8');
+    const gzip = f.tar_type === 'GZIP';
+    return { xml: '', bill: { body: gzip ? gzipSync(body) : body, gzip } };
+  }
+
+  /** B6: `<xml><return_code>FAIL</return_code><return_msg>…</return_msg><error_code>…</error_code></xml>`. */
+  private billFail(error: BillFail): V2Reply {
+    return {
+      xml: writeXml({
+        return_code: 'FAIL',
+        return_msg: error.message,
+        error_code: error.errorCode,
+      }),
+    };
   }
 
   private unifiedOrder(
