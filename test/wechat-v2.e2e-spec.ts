@@ -2,6 +2,8 @@ import { createCipheriv, createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { Response as HttpResponse } from 'supertest';
 import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
 import { eventually, orderStatus } from './support/alipay-sandbox';
 import { TestApp, startApp, uniqueNo } from './support/test-app';
@@ -453,6 +455,191 @@ describe.each(['MD5', 'HMAC-SHA256'] as const)(
     });
   },
 );
+
+// protocols.md B6, copied here rather than taken from the sandbox.
+const ALL_HEADER =
+  '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,费率备注';
+const SUCCESS_HEADER =
+  '交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,订单金额,费率备注';
+const SUMMARY_HEADER =
+  '总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额';
+
+/** A bill's text split as B6 describes: header, backtick rows, summary header, summary values. */
+function readBill(text: string) {
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n/)
+    .filter((l) => l !== '');
+  const cells = (l: string) => {
+    expect(l.startsWith('`')).toBe(true);
+    return l.slice(1).split(',`');
+  };
+  const header = lines[0];
+  const names = header.split(',');
+  const rows = lines.slice(1, -2).map((l) => {
+    const values = cells(l);
+    expect(values).toHaveLength(names.length);
+    return Object.fromEntries(names.map((n, i) => [n, values[i]]));
+  });
+  return { header, rows, summaryHeader: lines.at(-2), summary: cells(lines.at(-1)!) };
+}
+
+describe('WeChat Pay v2 sandbox downloadbill (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ ...FAST });
+  });
+  afterAll(async () => t.close());
+
+  const beijingToday = () =>
+    new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
+
+  /** POST /pay/downloadbill signed per B2 (MD5 unless told); the body comes back as a Buffer. */
+  const downloadBill = (
+    fields: Record<string, string>,
+    options: { signType?: SignType; apiKey?: string } = {},
+  ): Promise<HttpResponse & { body: Buffer }> => {
+    const keys = keysOf(t);
+    const signType = options.signType ?? 'MD5';
+    const request: Record<string, string> = {
+      appid: keys.appId,
+      mch_id: keys.mchId,
+      nonce_str: Math.random().toString(36).slice(2),
+      ...(signType === 'HMAC-SHA256' ? { sign_type: signType } : {}),
+      ...fields,
+    };
+    request.sign = sign(request, options.apiKey ?? keys.apiKey, signType);
+    return t.http
+      .post('/sandbox/wechat/v2/pay/downloadbill')
+      .set('Content-Type', 'text/xml')
+      .send(xml(request))
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .expect(200) as unknown as Promise<HttpResponse & { body: Buffer }>;
+  };
+
+  it("bills the day's two payments and one partial refund; gzip; SUCCESS; No Bill Exist; FAILs", async () => {
+    const keys = keysOf(t);
+    const paid: { order: { id: string }; outTradeNo: string }[] = [];
+    for (const amount of [8880, 1234]) {
+      const { order, payment } = await attempt(t, 'qr', {}, amount);
+      await control(t, payment.outTradeNo, 'pay').expect(200);
+      await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'));
+      paid.push({ order, outTradeNo: payment.outTradeNo });
+    }
+    // An unpaid trade is not billed.
+    await attempt(t, 'qr', {}, 777);
+    const refund = await t.http
+      .post(`/api/orders/${paid[1].order.id}/refunds`)
+      .set(t.merchant)
+      .send({ merchantRefundNo: 'RB-1', amount: 1001 })
+      .expect(201);
+    await eventually(async () => {
+      const r = await t.http.get(`/api/refunds/${refund.body.id}`).set(t.merchant).expect(200);
+      expect(r.body.status).toBe('SUCCEEDED');
+    });
+    const [row] = (await t.dataSource.query('SELECT out_refund_no FROM refunds WHERE id = ?', [
+      refund.body.id,
+    ])) as { out_refund_no: string }[];
+
+    const res = await downloadBill({ bill_date: beijingToday(), bill_type: 'ALL' });
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    const text = res.body.toString('utf8');
+    expect(text.startsWith('<xml>')).toBe(false);
+    const bill = readBill(text);
+    expect(bill.header).toBe(ALL_HEADER);
+    expect(bill.rows).toHaveLength(3);
+    const [first, second, refundRow] = bill.rows;
+    expect(first).toMatchObject({
+      公众账号ID: keys.appId,
+      商户号: keys.mchId,
+      商户订单号: paid[0].outTradeNo,
+      微信订单号: expect.stringMatching(/^\d{28}$/),
+      交易类型: 'NATIVE',
+      交易状态: 'SUCCESS',
+      应结订单金额: '88.80',
+      订单金额: '88.80',
+      退款金额: '0.00',
+      申请退款金额: '0.00',
+    });
+    expect(first.交易时间).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    expect(first.交易时间.replace(/-/g, '').slice(0, 8)).toBe(beijingToday());
+    expect(second).toMatchObject({
+      商户订单号: paid[1].outTradeNo,
+      交易状态: 'SUCCESS',
+      应结订单金额: '12.34',
+      订单金额: '12.34',
+    });
+    expect(refundRow).toMatchObject({
+      商户订单号: paid[1].outTradeNo,
+      微信订单号: second.微信订单号,
+      交易状态: 'REFUND',
+      商户退款单号: row.out_refund_no,
+      微信退款单号: expect.stringMatching(/^\d{29}$/),
+      退款金额: '10.01',
+      申请退款金额: '10.01',
+      退款状态: 'SUCCESS',
+      应结订单金额: '0.00',
+    });
+    expect(bill.summaryHeader).toBe(SUMMARY_HEADER);
+    expect(bill.summary).toEqual(['3', '101.14', '10.01', '0.00', '0.00000', '101.14', '10.01']);
+
+    // tar_type GZIP: the same text, gzipped (HMAC-SHA256 signed this time).
+    const gz = await downloadBill(
+      { bill_date: beijingToday(), bill_type: 'ALL', tar_type: 'GZIP' },
+      { signType: 'HMAC-SHA256' },
+    );
+    expect(gz.headers['content-type']).toMatch(/gzip/);
+    expect(gz.body.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(gunzipSync(gz.body).toString('utf8')).toBe(text);
+
+    // SUCCESS: the payments alone, without the refund columns.
+    const ok = readBill(
+      (await downloadBill({ bill_date: beijingToday(), bill_type: 'SUCCESS' })).body.toString(),
+    );
+    expect(ok.header).toBe(SUCCESS_HEADER);
+    expect(ok.rows.map((r) => [r.商户订单号, r.应结订单金额])).toEqual([
+      [paid[0].outTradeNo, '88.80'],
+      [paid[1].outTradeNo, '12.34'],
+    ]);
+    expect(ok.summary).toEqual(['2', '101.14', '0.00', '0.00', '0.00000', '101.14', '0.00']);
+
+    // REFUND: the refund alone.
+    const refunds = readBill(
+      (await downloadBill({ bill_date: beijingToday(), bill_type: 'REFUND' })).body.toString(),
+    );
+    expect(refunds.rows).toHaveLength(1);
+    expect(refunds.rows[0]).toMatchObject({ 商户退款单号: row.out_refund_no, 退款金额: '10.01' });
+    expect(refunds.rows[0].退款申请时间).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+
+    const empty = (await downloadBill({ bill_date: '20000101', bill_type: 'ALL' })).body.toString();
+    expect(field(empty, 'return_code')).toBe('FAIL');
+    expect(field(empty, 'return_msg')).toBe('No Bill Exist');
+
+    const failures = [
+      await downloadBill(
+        { bill_date: beijingToday(), bill_type: 'ALL' },
+        { apiKey: 'Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp' },
+      ),
+      await downloadBill({ bill_date: '20240230', bill_type: 'ALL' }),
+      await downloadBill({ bill_date: '2024-01-01', bill_type: 'ALL' }),
+      await downloadBill({ bill_date: beijingToday(), bill_type: 'RECHARGE_REFUND' }),
+      await downloadBill({ bill_date: beijingToday(), bill_type: 'ALL', mch_id: '1900000109' }),
+    ];
+    for (const f of failures) {
+      const body = f.body.toString();
+      expect(f.headers['content-type']).toMatch(/^text\/xml/);
+      expect(body.startsWith('<xml>')).toBe(true);
+      expect(field(body, 'return_code')).toBe('FAIL');
+      expect(field(body, 'return_msg')).not.toBe('No Bill Exist');
+    }
+    expect(field(failures[0].body.toString(), 'return_msg')).toContain('签名错误');
+  });
+});
 
 function postFrom(localAddress: string, port: number, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
