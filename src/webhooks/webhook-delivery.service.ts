@@ -44,6 +44,14 @@ const MAX_PAUSE_MS = 60_000;
 /** Outcomes written in one transaction at most, and how long the first one waits for company. */
 const RECORD_BATCH = 100;
 const RECORD_DELAY_MS = 5;
+/**
+ * Scans of the outbox within one drain are at least this far apart: under a
+ * burst every commit nudges the drain, and scanning at once after each one
+ * claimed pages of one or two rows, each costing its own queries. Waiting
+ * this long lets a page gather what committed meanwhile; it is all the
+ * latency it adds.
+ */
+const SCAN_GAP_MS = 25;
 /** A claim with less than the POST's timeout plus this left is renewed before the POST. */
 const RECORD_MARGIN_MS = 10_000;
 const ERROR_CHARS = 512;
@@ -220,8 +228,13 @@ export class WebhookDeliveryService {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.nudges.add(nudge);
+    let lastScan = Number.NEGATIVE_INFINITY;
     try {
       while (!signal?.aborted) {
+        const gap = lastScan + SCAN_GAP_MS - performance.now();
+        if (gap > 0) await sleep(gap, signal);
+        if (signal?.aborted) break;
+        lastScan = performance.now();
         nudge.pending = false;
         const scan = newScan(true);
         while (!signal?.aborted) {
@@ -756,4 +769,17 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
     else groups.set(k, [item]);
   }
   return groups;
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
