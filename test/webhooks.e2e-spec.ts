@@ -254,6 +254,52 @@ describe('merchant webhooks (e2e)', () => {
     });
   });
 
+  describe('secret rotation: WEBHOOK_SECRET=new,old', () => {
+    const NEW_SECRET = 'whsec_rotated_new_secret_0123456789';
+    let rotating: TestApp;
+    beforeAll(async () => {
+      rotating = await startApp({
+        WEBHOOK_SECRET: `${NEW_SECRET},${WEBHOOK_SECRET}`,
+        WEBHOOK_TIMEOUT_MS: '2000',
+      });
+    });
+    afterAll(async () => {
+      await parkPendingDeliveries(rotating.dataSource);
+      await rotating.close();
+    });
+
+    it('signs every request under both, new first; a receiver holding either one (the README recipe) accepts it', async () => {
+      const got: Record<string, PaygateEvent[]> = { old: [], new: [] };
+      const oldShop = express().use(paygateWebhooks(WEBHOOK_SECRET, (e) => void got.old.push(e)));
+      const newShop = express().use(paygateWebhooks(NEW_SECRET, (e) => void got.new.push(e)));
+      const [oldServer, newServer] = [await listen(oldShop), await listen(newShop)];
+      const raw = await startReceiver();
+      try {
+        const service = rotating.app.get(WebhookDeliveryService);
+        await closedOrder(rotating, `${oldServer.origin}/paygate/webhooks`);
+        await closedOrder(rotating, `${newServer.origin}/paygate/webhooks`);
+        await closedOrder(rotating, raw.url);
+        expect(await service.deliverDue(100)).toMatchObject({ due: 3, delivered: 3 });
+        expect(got.old).toHaveLength(1);
+        expect(got.new).toHaveLength(1);
+        const { headers, rawBody } = raw.requests[0];
+        const header = headers['paygate-signature'] as string;
+        expect(header).toMatch(/^t=\d{10},v1=[0-9a-f]{64},v1=[0-9a-f]{64}$/);
+        const t = Number(/^t=(\d+)/.exec(header)![1]);
+        expect(header).toBe(signWebhook([NEW_SECRET, WEBHOOK_SECRET], rawBody, t));
+        for (const secret of [NEW_SECRET, WEBHOOK_SECRET]) {
+          expect(verifyPaygateSignature(header, rawBody, secret)).toBe(true);
+          expect(verifyWebhookSignature(header, rawBody, secret)).toBe(true);
+        }
+        expect(verifyPaygateSignature(header, rawBody, 'whsec_neither_of_them_0123456789')).toBe(
+          false,
+        );
+      } finally {
+        await Promise.all([oldServer.close(), newServer.close(), raw.close()]);
+      }
+    });
+  });
+
   describe('delivery', () => {
     it('sends the payload bytes stored with the change: data is the order then, not later', async () => {
       const r = await startReceiver();

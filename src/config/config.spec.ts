@@ -133,11 +133,12 @@ describe('secrets config', () => {
         DATA_DIR: dir,
         MERCHANT_API_KEY: 'merchant-key-one-0000, merchant-key-two-0000',
         ADMIN_API_KEY: 'admin-key-000000000000',
-        WEBHOOK_SECRET: 'webhook-secret-00000000',
+        WEBHOOK_SECRET: 'webhook-secret-new-0000, webhook-secret-old-0000',
       },
       quiet,
     );
     expect(c.merchantApiKeys).toEqual(['merchant-key-one-0000', 'merchant-key-two-0000']);
+    expect(c.webhookSecrets).toEqual(['webhook-secret-new-0000', 'webhook-secret-old-0000']);
   });
 
   it.each([
@@ -149,6 +150,9 @@ describe('secrets config', () => {
       { MERCHANT_API_KEY: 'same-key-0000000000', ADMIN_API_KEY: 'same-key-0000000000' },
     ],
     ['WEBHOOK_SECRET_FILE', { WEBHOOK_SECRET_FILE: '/nonexistent/secret' }],
+    ['WEBHOOK_SECRET', { WEBHOOK_SECRET: 'webhook-secret-00000000,short' }],
+    ['WEBHOOK_SECRET', { WEBHOOK_SECRET: 'webhook-secret-00000000,webhook-secret-00000000' }],
+    ['WEBHOOK_SECRET', { WEBHOOK_SECRET: ',' }],
   ])('a bad %s stops boot naming it, without echoing the value', (variable, env) => {
     const dir = mkdtempSync(join(tmpdir(), 'paygate-secrets-'));
     expectConfigError(() => loadSecretsConfig({ DATA_DIR: dir, ...env }, quiet), variable);

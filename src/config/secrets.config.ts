@@ -10,7 +10,11 @@ export interface SecretsConfig {
   /** Every accepted merchant key; several during a rotation. */
   merchantApiKeys: string[];
   adminApiKey: string;
-  webhookSecret: string;
+  /**
+   * Webhook signing secrets, newest first; several during a rotation, and
+   * every request then carries one v1 signature per secret.
+   */
+  webhookSecrets: string[];
 }
 
 type GeneratedName = 'MERCHANT_API_KEY' | 'ADMIN_API_KEY' | 'WEBHOOK_SECRET';
@@ -27,19 +31,14 @@ export function loadSecretsConfig(
 ): SecretsConfig {
   const e = new EnvReader(env);
   const { dataDir } = loadAppConfig(env);
-  const merchantRaw = e.secret('MERCHANT_API_KEY', { file: true });
-  const merchantApiKeys = merchantRaw
-    ?.split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
-  if (merchantRaw !== undefined && merchantApiKeys?.length === 0) {
-    throw new ConfigError('MERCHANT_API_KEY', 'holds no key');
-  }
   const given: Partial<Record<GeneratedName, string[]>> = {
-    MERCHANT_API_KEY: merchantApiKeys,
+    MERCHANT_API_KEY: keyList('MERCHANT_API_KEY', e.secret('MERCHANT_API_KEY', { file: true })),
     ADMIN_API_KEY: optionalList(e.secret('ADMIN_API_KEY', { file: true })),
-    WEBHOOK_SECRET: optionalList(e.secret('WEBHOOK_SECRET', { file: true })),
+    WEBHOOK_SECRET: keyList('WEBHOOK_SECRET', e.secret('WEBHOOK_SECRET', { file: true })),
   };
+  if (new Set(given.WEBHOOK_SECRET).size !== (given.WEBHOOK_SECRET?.length ?? 0)) {
+    throw new ConfigError('WEBHOOK_SECRET', 'lists the same secret twice');
+  }
   for (const [name, keys] of Object.entries(given)) {
     for (const key of keys ?? []) {
       if (!KEY_PATTERN.test(key)) {
@@ -52,14 +51,25 @@ export function loadSecretsConfig(
   const config: SecretsConfig = {
     merchantApiKeys: given.MERCHANT_API_KEY ?? [generated.MERCHANT_API_KEY!],
     adminApiKey: given.ADMIN_API_KEY?.[0] ?? generated.ADMIN_API_KEY!,
-    webhookSecret: given.WEBHOOK_SECRET?.[0] ?? generated.WEBHOOK_SECRET!,
+    webhookSecrets: given.WEBHOOK_SECRET ?? [generated.WEBHOOK_SECRET!],
   };
   if (config.merchantApiKeys.includes(config.adminApiKey)) {
     throw new ConfigError('ADMIN_API_KEY', 'must differ from every MERCHANT_API_KEY');
   }
-  for (const key of [...config.merchantApiKeys, config.adminApiKey, config.webhookSecret])
+  for (const key of [...config.merchantApiKeys, config.adminApiKey, ...config.webhookSecrets])
     registerSecret(key);
   return config;
+}
+
+/** A comma-separated list of keys (a rotation: the new one first), or undefined when unset. */
+function keyList(name: GeneratedName, raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const keys = raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  if (keys.length === 0) throw new ConfigError(name, 'holds no key');
+  return keys;
 }
 
 function optionalList(value: string | undefined): string[] | undefined {

@@ -513,7 +513,7 @@ export class WebhookDeliveryService {
   private post(claimed: ClaimedDelivery): Promise<WebhookPostResult> {
     // The exact bytes stored at enqueue time: `data` is the state right after the change.
     const body = Buffer.from(claimed.payload, 'utf8');
-    const signature = signWebhook(this.secrets.webhookSecret, body, Math.floor(Date.now() / 1000));
+    const signature = signWebhook(this.secrets.webhookSecrets, body, Math.floor(Date.now() / 1000));
     return this.http.post(
       claimed.url,
       body,

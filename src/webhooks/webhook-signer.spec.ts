@@ -13,6 +13,16 @@ describe('signWebhook', () => {
     expect(signWebhook(SECRET, BODY, T)).toBe(`t=${T},v1=${V1}`);
   });
 
+  it('signs under each secret of a rotation, in the order given', () => {
+    // The second v1 computed as above, with -hmac whsec_other_secret_0123456789.
+    const other = 'whsec_other_secret_0123456789';
+    const header = signWebhook([SECRET, other], BODY, T);
+    expect(header.startsWith(`t=${T},v1=${V1},v1=`)).toBe(true);
+    expect(header).toBe(`t=${T},v1=${V1},${signWebhook(other, BODY, T).split(',')[1]}`);
+    expect(verifyWebhookSignature(header, BODY, other, 300, AT_T)).toBe(true);
+    expect(verifyWebhookSignature(header, BODY, SECRET, 300, AT_T)).toBe(true);
+  });
+
   it('signs bytes, so a Buffer and its string agree', () => {
     expect(signWebhook(SECRET, Buffer.from(BODY, 'utf8'), T)).toBe(signWebhook(SECRET, BODY, T));
   });

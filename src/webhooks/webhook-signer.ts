@@ -12,9 +12,18 @@ function hmac(secret: string, rawBody: string | Buffer, t: number): Buffer {
   return createHmac('sha256', secret).update(`${t}.`).update(rawBody).digest();
 }
 
-/** The header value for one POST; `t` in unix seconds, taken at send time. */
-export function signWebhook(secret: string, rawBody: string | Buffer, t: number): string {
-  return `t=${t},v1=${hmac(secret, rawBody, t).toString('hex')}`;
+/**
+ * The header value for one POST; `t` in unix seconds, taken at send time.
+ * With several secrets (WEBHOOK_SECRET=new,old during a rotation) one v1 per
+ * secret, in the order given: a receiver holding either one accepts it.
+ */
+export function signWebhook(
+  secrets: string | readonly string[],
+  rawBody: string | Buffer,
+  t: number,
+): string {
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
+  return `t=${t},${list.map((s) => `v1=${hmac(s, rawBody, t).toString('hex')}`).join(',')}`;
 }
 
 export interface ParsedSignature {
