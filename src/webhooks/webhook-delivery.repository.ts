@@ -349,7 +349,8 @@ async function updateHeld(tx: Tx, ids: string[], record: AttemptRecord): Promise
   return result.affected ?? 0;
 }
 
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+/** Items by key, each group in the order given. */
+export function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const k = key(item);

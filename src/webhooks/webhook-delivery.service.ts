@@ -16,6 +16,7 @@ import {
   DueDelivery,
   MAX_IDS_PER_STATEMENT,
   WebhookDeliveryRepository,
+  groupBy,
 } from './webhook-delivery.repository';
 import { Signal, WebhookDispatcher, destinationOf } from './webhook-dispatcher';
 import { INVALID_URL_ERROR, WebhookHttpClient, WebhookPostResult } from './webhook-http.client';
@@ -758,17 +759,6 @@ function hostOf(url: string): string {
   } catch {
     return '(invalid URL)';
   }
-}
-
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
