@@ -29,6 +29,11 @@ export interface AlipayClientOptions {
   appId: string;
   privateKey: KeyObject;
   alipayPublicKey: KeyObject;
+  /**
+   * Certificate mode: the SNs sent with every request, and the SN of the
+   * certificate whose key alipayPublicKey is.
+   */
+  certificates?: { appCertSn: string; rootCertSn: string; alipayCertSn: string };
   gateway: string;
   /** Where browsers are sent (page.pay / wap.pay); the gateway itself when not given. */
   browserGateway?: string;
@@ -211,6 +216,11 @@ export class AlipayClient {
       version: '1.0',
       biz_content: JSON.stringify(bizContent),
     };
+    const certificates = this.options.certificates;
+    if (certificates) {
+      params.app_cert_sn = certificates.appCertSn;
+      params.alipay_root_cert_sn = certificates.rootCertSn;
+    }
     const notifyUrl = extra.notifyUrl ?? this.options.notifyUrl;
     // Empty values are dropped from the signature, so they must not be sent either.
     if (notifyUrl) params.notify_url = notifyUrl;
@@ -297,6 +307,14 @@ export class AlipayClient {
       throw err;
     }
     const { payload } = check;
+    const expectedCertSn = this.options.certificates?.alipayCertSn;
+    // Alipay names the certificate it signed with; a different one (a rotated
+    // certificate, or someone else's) is not the key this was verified with.
+    if (expectedCertSn && check.alipayCertSn && check.alipayCertSn !== expectedCertSn) {
+      throw unverifiable(
+        `response names alipay_cert_sn ${check.alipayCertSn}, not the configured Alipay certificate ${expectedCertSn}`,
+      );
+    }
     if (check.signed && !check.verified) {
       throw unverifiable('response signature does not verify with the Alipay public key');
     }

@@ -54,6 +54,7 @@ export class AlipayProvider implements PaymentProvider {
       appId: config.appId,
       privateKey: config.privateKey,
       alipayPublicKey: config.alipayPublicKey,
+      certificates: config.certificates,
       gateway: config.gateway,
       browserGateway: config.browserGateway,
       notifyUrl: config.notifyUrl,

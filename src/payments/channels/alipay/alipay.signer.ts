@@ -85,6 +85,8 @@ export interface AlipayResponseCheck {
   verified: boolean;
   signed: boolean;
   payload: Record<string, unknown>;
+  /** Certificate mode: the SN of the certificate Alipay says it signed with, when named. */
+  alipayCertSn?: string;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -122,30 +124,33 @@ export function verifyAlipayResponse(
     throw new AlipayResponseFormatError(`no ${methodKey} or error_response object`);
   }
 
+  const alipayCertSn =
+    typeof parsed.alipay_cert_sn === 'string' ? parsed.alipay_cert_sn : undefined;
   const sign = parsed.sign;
   if (sign === undefined || sign === null || sign === '') {
-    return { verified: false, signed: false, payload };
+    return { alipayCertSn, verified: false, signed: false, payload };
   }
-  if (typeof sign !== 'string') return { verified: false, signed: true, payload };
+  if (typeof sign !== 'string') return { alipayCertSn, verified: false, signed: true, payload };
 
   const content = extractAlipayResponseSignContent(rawBody, responseKey);
-  if (content === null) return { verified: false, signed: true, payload };
+  if (content === null) return { alipayCertSn, verified: false, signed: true, payload };
 
   let verified = rsaSha256Verify(content, sign, alipayPublicKey);
   // Official PHP SDK fallback: some gateways sign the text before escaping "/".
   if (!verified && content.includes('\\/')) {
     verified = rsaSha256Verify(content.replace(/\\\//g, '/'), sign, alipayPublicKey);
   }
-  if (!verified) return { verified: false, signed: true, payload };
+  if (!verified) return { alipayCertSn, verified: false, signed: true, payload };
 
   let signedPayload: unknown;
   try {
     signedPayload = JSON.parse(content);
   } catch {
-    return { verified: false, signed: true, payload };
+    return { alipayCertSn, verified: false, signed: true, payload };
   }
-  if (!isPlainObject(signedPayload)) return { verified: false, signed: true, payload };
-  return { verified: true, signed: true, payload: signedPayload };
+  if (!isPlainObject(signedPayload))
+    return { alipayCertSn, verified: false, signed: true, payload };
+  return { alipayCertSn, verified: true, signed: true, payload: signedPayload };
 }
 
 /** `yyyy-MM-dd HH:mm:ss` in Beijing time (UTC+8, no DST), whatever the host's zone. */
