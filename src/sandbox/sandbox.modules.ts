@@ -16,7 +16,10 @@ export function sandboxModules(env: Record<string, string | undefined>): Dynamic
     // Multiplies the channels' notification retry schedules (tests compress them).
     timeScale: new EnvReader(env).number('SANDBOX_TIME_SCALE', 1, 0, 1000),
   };
-  if (alipayOnSandbox(env)) modules.push(AlipaySandboxModule.register(settings));
+  if (alipayOnSandbox(env)) {
+    const certMode = new EnvReader(env).bool('ALIPAY_SANDBOX_CERT_MODE', false);
+    modules.push(AlipaySandboxModule.register({ ...settings, certMode }));
+  }
   // The sandbox speaks the API version paygate was told to use.
   const apiVersion = (env.WECHAT_API_VERSION ?? 'v3').toLowerCase() === 'v2' ? 'v2' : 'v3';
   if (wechatOnSandbox(env)) modules.push(WechatSandboxModule.register({ ...settings, apiVersion }));

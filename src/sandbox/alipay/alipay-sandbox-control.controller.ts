@@ -28,6 +28,7 @@ import { SandboxTradeNotFoundError, SandboxTradeStateError } from './alipay-sand
 import { AlipaySandboxService } from './alipay-sandbox.service';
 import type { SandboxTrade } from './alipay-sandbox.types';
 import {
+  AnswerCertSnDto,
   MarkPaidSandboxTradeDto,
   NotifySandboxTradeDto,
   PaySandboxTradeDto,
@@ -210,6 +211,23 @@ export class AlipaySandboxControlController {
     @Body() dto: RefundFaultDto,
   ): SandboxTradeResponse {
     return this.view(this.trades.setRefundFault(outTradeNo, dto.outcome, dto.times, dto.delayMs));
+  }
+
+  @Post(':outTradeNo/next-answer-cert-sn')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Certificate mode: the next answer about this trade names another alipay_cert_sn',
+    description:
+      'As when Alipay signs with a certificate the merchant has not installed: paygate must not trust the answer.',
+  })
+  @ApiParam(TRADE_PARAM)
+  @ApiOkResponse({ type: SandboxTradeResponse })
+  @ApiBadRequestResponse({ description: 'invalid body' })
+  nextAnswerCertSn(
+    @Param('outTradeNo') outTradeNo: string,
+    @Body() dto: AnswerCertSnDto,
+  ): SandboxTradeResponse {
+    return this.view(this.trades.setAnswerCertSn(outTradeNo, dto.alipayCertSn));
   }
 
   private view(trade: SandboxTrade): SandboxTradeResponse {

@@ -111,7 +111,11 @@ export class AlipaySandboxGateway {
           '系统错误 (sandbox: this refund was told to fail unsurely; nothing was refunded)',
         );
       }
-      const reply = this.json(responseKey, { ...SUCCESS, ...this.dispatch(request) });
+      const reply = this.json(
+        responseKey,
+        { ...SUCCESS, ...this.dispatch(request) },
+        this.trades.takeAnswerCertSn(optionalText(request.biz, 'out_trade_no', 64)),
+      );
       return fault?.outcome === 'delay' ? { ...reply, delayMs: fault.delayMs } : reply;
     } catch (err) {
       if (err instanceof AlipayGatewayError) return this.json(responseKey, err);
@@ -198,6 +202,7 @@ export class AlipaySandboxGateway {
         '无效的签名类型 (the sandbox accepts RSA2 only)',
       );
     }
+    this.verifyCertificateSns(params);
     const content = alipaySignContent(params, REQUEST_SIGN_EXCLUDES);
     if (!rsa2Verify(content, params.sign, this.credentials.appPublicKey)) {
       // Like Alipay, echo the string the gateway verified: it is how developers
@@ -246,9 +251,41 @@ export class AlipaySandboxGateway {
     return { method, params, biz: parseBizContent(params.biz_content) };
   }
 
+  /**
+   * Certificate mode: the request names the app certificate and the root bundle
+   * Alipay issued (both are also signed, as every other parameter).
+   */
+  private verifyCertificateSns(params: GatewayParams): void {
+    const sns = this.credentials.certificateSns;
+    if (!sns) return;
+    for (const [name, expected] of [
+      ['app_cert_sn', sns.appCertSn],
+      ['alipay_root_cert_sn', sns.rootCertSn],
+    ] as const) {
+      const given = params[name];
+      const subName = name.replace(/_/g, '-');
+      if (!given) {
+        throw new AlipayGatewayError(
+          '40001',
+          `isv.missing-${subName}`,
+          `缺少${name}参数 (${name} is missing)`,
+        );
+      }
+      if (given !== expected) {
+        throw new AlipayGatewayError(
+          '40002',
+          `isv.invalid-${subName}`,
+          `${name}无效 (${given} is not the SN of the certificate the sandbox issued)`,
+        );
+      }
+    }
+  }
+
   private json(
     responseKey: string,
     body: AlipayGatewayError | Record<string, unknown>,
+    /** Overrides the alipay_cert_sn named in a certificate-mode answer (a control-API fault). */
+    certSnOverride?: string,
   ): Extract<GatewayReply, { kind: 'json' }> {
     const payload =
       body instanceof AlipayGatewayError
@@ -256,7 +293,14 @@ export class AlipaySandboxGateway {
         : body;
     return {
       kind: 'json',
-      text: signedResponseText(responseKey, payload, this.credentials.gatewayPrivateKey),
+      text: signedResponseText(
+        responseKey,
+        payload,
+        this.credentials.gatewayPrivateKey,
+        this.credentials.certificateSns
+          ? (certSnOverride ?? this.credentials.certificateSns.alipayCertSn)
+          : undefined,
+      ),
     };
   }
 

@@ -1,5 +1,9 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ensureAlipaySandboxKeys } from '../sandbox-keys';
+import {
+  ensureAlipaySandboxCertificates,
+  readAlipaySandboxCertificateSns,
+} from './alipay-sandbox.certificates';
 import { AlipaySandboxBillService } from './alipay-sandbox-bill.service';
 import { AlipaySandboxCashierController } from './alipay-sandbox-cashier.controller';
 import { AlipaySandboxControlController } from './alipay-sandbox-control.controller';
@@ -36,8 +40,15 @@ export class AlipaySandboxModule {
         { provide: ALIPAY_SANDBOX_SETTINGS, useValue: normalised },
         {
           provide: AlipaySandboxCredentials,
-          useFactory: (s: AlipaySandboxSettings) =>
-            AlipaySandboxCredentials.fromKeys(ensureAlipaySandboxKeys(s.dataDir)),
+          useFactory: (s: AlipaySandboxSettings) => {
+            const keys = ensureAlipaySandboxKeys(s.dataDir);
+            if (!s.certMode) return AlipaySandboxCredentials.fromKeys(keys);
+            ensureAlipaySandboxCertificates(s.dataDir, keys);
+            return AlipaySandboxCredentials.fromKeys(
+              keys,
+              readAlipaySandboxCertificateSns(s.dataDir),
+            );
+          },
           inject: [ALIPAY_SANDBOX_SETTINGS],
         },
         AlipaySandboxStore,

@@ -85,6 +85,8 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
   private readonly byTradeNo = new Map<string, SandboxTrade>();
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private readonly refundFaults = new Map<string, RefundFault>();
+  /** Certificate mode: the alipay_cert_sn the next answer about a trade names instead of the real one. */
+  private readonly answerCertSns = new Map<string, string>();
   private destroyed = false;
 
   constructor(
@@ -244,6 +246,19 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
     this.notifier.notify(trade, 'refund', { refund });
     this.store.changed();
     return { trade, refund, fundChange: true };
+  }
+
+  /** Used up by the next successful answer about this trade. */
+  setAnswerCertSn(outTradeNo: string, alipayCertSn: string): SandboxTrade {
+    const trade = this.getTrade(outTradeNo);
+    this.answerCertSns.set(outTradeNo, alipayCertSn);
+    return trade;
+  }
+
+  takeAnswerCertSn(outTradeNo: string | undefined): string | undefined {
+    const sn = outTradeNo ? this.answerCertSns.get(outTradeNo) : undefined;
+    if (sn !== undefined) this.answerCertSns.delete(outTradeNo!);
+    return sn;
   }
 
   /** The fault the next refund call of this trade meets, if one was set (used up one call at a time). */

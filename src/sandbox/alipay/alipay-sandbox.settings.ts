@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { AlipaySandboxKeys } from '../sandbox-keys';
+import type { AlipaySandboxCertificateSns } from './alipay-sandbox.certificates';
 
 export interface AlipaySandboxSettings {
   /** Directory of paygate's data; keys live in `<dataDir>/sandbox/alipay-keys.json`. */
@@ -8,6 +9,8 @@ export interface AlipaySandboxSettings {
   publicBaseUrl: string;
   /** Multiplies Alipay's notification retry intervals: 1 = real schedule, 0.001 in tests. */
   timeScale: number;
+  /** Public-key-certificate mode (ALIPAY_SANDBOX_CERT_MODE): requests must name the issued certificates. */
+  certMode?: boolean;
 }
 
 export const ALIPAY_SANDBOX_SETTINGS = Symbol('ALIPAY_SANDBOX_SETTINGS');
@@ -45,14 +48,20 @@ export class AlipaySandboxCredentials {
     readonly sellerId: string,
     readonly appPublicKey: KeyObject,
     readonly gatewayPrivateKey: KeyObject,
+    /** Certificate mode only: the SNs requests must carry and answers name. */
+    readonly certificateSns?: AlipaySandboxCertificateSns,
   ) {}
 
-  static fromKeys(keys: AlipaySandboxKeys): AlipaySandboxCredentials {
+  static fromKeys(
+    keys: AlipaySandboxKeys,
+    certificateSns?: AlipaySandboxCertificateSns,
+  ): AlipaySandboxCredentials {
     return new AlipaySandboxCredentials(
       keys.appId,
       keys.sellerId,
       createPublicKey(keys.appPublicKeyPem),
       createPrivateKey(keys.gatewayPrivateKeyPem),
+      certificateSns,
     );
   }
 }

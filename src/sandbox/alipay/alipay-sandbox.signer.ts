@@ -49,16 +49,19 @@ export function alipayJson(value: unknown): string {
 }
 
 /**
- * `{"<key>":<payload>,"sign":"…"}` where the signature covers exactly the payload
+ * `{"<key>":<payload>,"sign":"…"}` (certificate mode: `alipay_cert_sn` before `sign`) where the signature covers exactly the payload
  * bytes that are sent.
  */
 export function signedResponseText(
   responseKey: string,
   payload: Record<string, unknown>,
   privateKey: KeyObject,
+  /** Certificate mode: the SN of the certificate holding the signing key, outside the signed bytes. */
+  alipayCertSn?: string,
 ): string {
   const inner = alipayJson(payload);
-  return `{"${responseKey}":${inner},"sign":"${rsa2Sign(inner, privateKey)}"}`;
+  const certSn = alipayCertSn === undefined ? '' : `,"alipay_cert_sn":"${alipayCertSn}"`;
+  return `{"${responseKey}":${inner}${certSn},"sign":"${rsa2Sign(inner, privateKey)}"}`;
 }
 
 /** `alipay.trade.precreate` → `alipay_trade_precreate_response` */

@@ -1,5 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import {
   NOTIFY_MODES,
   NOTIFY_TAMPERS,
@@ -112,4 +122,15 @@ export class RefundFaultDto {
   @Min(0)
   @Max(600_000)
   delayMs?: number;
+}
+
+export class AnswerCertSnDto {
+  @ApiProperty({
+    example: '0123456789abcdef0123456789abcdef',
+    description:
+      'Certificate mode: the alipay_cert_sn the next successful answer about this trade names instead of the sandbox certificate’s',
+  })
+  @IsString()
+  @Matches(/^[0-9a-f]{32}$/)
+  alipayCertSn!: string;
 }
