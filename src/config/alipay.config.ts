@@ -3,7 +3,11 @@ import { X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { KeyFormatError, parsePrivateKey, parsePublicKey } from '../common/crypto/rsa-keys';
 import { pemCertificates } from '../common/crypto/x509-fields';
-import { alipayCertSn, alipayRootCertSn } from '../payments/channels/alipay/alipay.cert-sn';
+import {
+  alipayCertSn,
+  alipayRootCertSn,
+  isRsaSigned,
+} from '../payments/channels/alipay/alipay.cert-sn';
 import { ensureAlipaySandboxCertificates } from '../sandbox/alipay/alipay-sandbox.certificates';
 import { ensureAlipaySandboxKeys } from '../sandbox/sandbox-keys';
 import { loadAppConfig } from './app.config';
@@ -226,7 +230,8 @@ export function loadAlipayCertificates(
   for (const [variable, entries] of [
     ['ALIPAY_APP_CERT_FILE', [app]],
     ['ALIPAY_PUBLIC_CERT_FILE', [alipay]],
-    ['ALIPAY_ROOT_CERT_FILE', roots.filter((r) => r.cert.publicKey.asymmetricKeyType === 'rsa')],
+    // The roots alipay_root_cert_sn counts; the others are not used.
+    ['ALIPAY_ROOT_CERT_FILE', roots.filter((r) => isRsaSigned(r.der))],
   ] as const) {
     for (const { cert } of entries) {
       if (now < new Date(cert.validFrom) || now > new Date(cert.validTo)) {

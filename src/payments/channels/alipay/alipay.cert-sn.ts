@@ -63,13 +63,16 @@ export function alipayCertSnFromPem(pem: string): string {
   return alipayCertSn(certificates[0]);
 }
 
+/** Whether a root of the bundle counts for alipay_root_cert_sn. */
+export function isRsaSigned(der: Buffer): boolean {
+  return readX509Fields(der).signatureAlgorithmOid.startsWith(RSA_SIGNATURE_PREFIX);
+}
+
 /** alipay_root_cert_sn: the SNs of the bundle's RSA-signed roots, in file order, joined by `_`. */
 export function alipayRootCertSn(bundlePem: string): string {
   const certificates = pemCertificates(bundlePem);
   if (certificates.length === 0) throw new AlipayCertificateError('no PEM certificate found');
-  const sns = certificates
-    .filter((der) => readX509Fields(der).signatureAlgorithmOid.startsWith(RSA_SIGNATURE_PREFIX))
-    .map(alipayCertSn);
+  const sns = certificates.filter(isRsaSigned).map(alipayCertSn);
   if (sns.length === 0) throw new AlipayCertificateError('holds no RSA-signed root certificate');
   return sns.join('_');
 }
