@@ -7,10 +7,15 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { AlipaySdk } from 'alipay-sdk';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureAlipaySandboxKeys, type AlipaySandboxKeys } from '../sandbox-keys';
+import {
+  alipaySandboxKeyFile,
+  ensureAlipaySandboxKeys,
+  type AlipaySandboxKeys,
+} from '../sandbox-keys';
 import {
   ensureAlipaySandboxCertificates,
   readAlipaySandboxCertificateSns,
@@ -110,5 +115,27 @@ describe('Alipay sandbox gateway in certificate mode (official alipay-sdk)', () 
       code: '40001',
       sub_code: 'isv.missing-alipay-root-cert-sn',
     });
+  });
+});
+
+describe('sandbox certificate files', () => {
+  it('are issued once, and anew when the sandbox keys were made anew', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paygate-alipay-sandbox-cert-'));
+    try {
+      const first = ensureAlipaySandboxCertificates(dir, ensureAlipaySandboxKeys(dir));
+      const sns = readAlipaySandboxCertificateSns(dir);
+      const appCert = readFileSync(first.appCertFile, 'utf8');
+      ensureAlipaySandboxCertificates(dir, ensureAlipaySandboxKeys(dir));
+      expect(readFileSync(first.appCertFile, 'utf8')).toBe(appCert);
+
+      rmSync(alipaySandboxKeyFile(dir));
+      const keys = ensureAlipaySandboxKeys(dir);
+      const again = ensureAlipaySandboxCertificates(dir, keys);
+      const reissued = new X509Certificate(readFileSync(again.appCertFile));
+      expect(reissued.publicKey.equals(createPublicKey(keys.appPublicKeyPem))).toBe(true);
+      expect(readAlipaySandboxCertificateSns(dir).appCertSn).not.toBe(sns.appCertSn);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,7 +11,13 @@
  * from the files, so they check paygate's reading of the certificates.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  X509Certificate,
+} from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlipaySandboxKeys } from '../sandbox-keys';
@@ -61,8 +67,24 @@ export function ensureAlipaySandboxCertificates(
   keys: AlipaySandboxKeys,
 ): AlipaySandboxCertificateFiles {
   const dir = alipaySandboxCertificateDir(dataDir);
+  if (existsSync(join(dir, 'sns.json')) && !certifiesKeys(files(dir, keys.appId), keys)) {
+    // The sandbox keys were made anew (their file was deleted): so are the certificates.
+    rmSync(dir, { recursive: true, force: true });
+  }
   if (!existsSync(join(dir, 'sns.json'))) issue(dir, keys);
   return files(dir, keys.appId);
+}
+
+function certifiesKeys(issued: AlipaySandboxCertificateFiles, keys: AlipaySandboxKeys): boolean {
+  try {
+    const certKey = (file: string) => new X509Certificate(readFileSync(file)).publicKey;
+    return (
+      certKey(issued.appCertFile).equals(createPublicKey(keys.appPublicKeyPem)) &&
+      certKey(issued.alipayCertFile).equals(createPublicKey(keys.gatewayPublicKeyPem))
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** What the sandbox gateway expects in requests and writes into answers. */
