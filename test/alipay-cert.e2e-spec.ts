@@ -63,6 +63,16 @@ describe('Alipay certificate mode over the sandbox (e2e)', () => {
     expect((await events(t, order.id)).map((e) => e.type)).toEqual(['order.paid']);
   });
 
+  it('page: the browser link carries both SNs and the sandbox accepts it', async () => {
+    const sns = JSON.parse(readFileSync(join(certDir(), 'sns.json'), 'utf8'));
+    const { payment } = await orderWithAlipayAttempt(t, 'page');
+    const url = new URL(payment.action.url);
+    expect(url.searchParams.get('app_cert_sn')).toBe(sns.appCertSn);
+    expect(url.searchParams.get('alipay_root_cert_sn')).toBe(sns.rootCertSn);
+    const landing = await t.http.get(`${url.pathname}${url.search}`).expect(302);
+    expect(landing.headers.location).toContain(`/sandbox/alipay/cashier/${payment.outTradeNo}`);
+  });
+
   it('the sandbox refuses a request without app_cert_sn', async () => {
     const { appId, appPrivateKeyPem } = keys();
     const params: Record<string, string> = {
