@@ -40,6 +40,21 @@ describe('Alipay certificate SNs', () => {
     expect(parts[0]).toBe('687b59193f3f462dd5336e5abf83c5d8');
   });
 
+  it("gives the published root-bundle value for the two RSA roots of Alipay's bundle", () => {
+    // The second RSA root of Alipay's alipayRootCert.crt, rebuilt from its
+    // issuer DN and serial (10C764E9…B396); the first is Ant R1 above.
+    const itrus = shop.root({
+      subject: '/C=CN/O=iTrusChina/OU=China Trust Network/CN=iTrusChina Class 2 Root CA - G3',
+      serialHex: '10C764E9D560384212D9C08FD10E373FDD0FB396',
+    });
+    const second = alipayRootCertSn(itrus.certPem);
+    expect(second).toBe(getSN(itrus.certPem, true));
+    const first = alipayRootCertSn(set.rootBundlePem).split('_')[0];
+    expect(`${first}_${second}`).toBe(
+      '687b59193f3f462dd5336e5abf83c5d8_02941eef3187dddf3d3b83462e1dfcf6',
+    );
+  });
+
   it('keeps the issuer values unescaped (commas, UTF-8) like the SDK', () => {
     const root = shop.root({
       subject:
