@@ -44,6 +44,11 @@ export class RefreshLimiter {
 export class SingleFlight {
   private running: Promise<void> | null = null;
 
+  /** The run in flight, if any. */
+  get current(): Promise<void> | null {
+    return this.running;
+  }
+
   run(task: () => Promise<void>): Promise<void> {
     this.running ??= task().finally(() => {
       this.running = null;
@@ -171,6 +176,9 @@ export class WechatPlatformKeys {
   async onUnknownSerial(serial: string): Promise<void> {
     if (!this.fetch || this.stopped) return;
     if (this.options.pinned && serial.startsWith('PUB_KEY_ID_')) return; // not a certificate
+    // Joining a fetch already under way costs WeChat nothing.
+    const inFlight = this.flight.current;
+    if (inFlight) return inFlight;
     if (!this.limiter.tryAcquire()) return;
     this.options.logger.log(
       `Wechatpay-Serial ${serial.slice(0, 64)} unknown: fetching certificates`,
