@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { WechatV3CallOptions } from './wechat-v3.client';
 import { RefreshLimiter, SingleFlight, WechatPlatformKeys } from './wechat-platform-keys';
 
@@ -106,6 +106,7 @@ describe('WechatPlatformKeys', () => {
   function setup(
     answer: () => { status: number; text: string; code?: string },
     clock = () => Date.now(),
+    pinned?: { id: string; publicKey: KeyObject },
   ) {
     const outcomes: string[] = [];
     const errors: string[] = [];
@@ -113,6 +114,7 @@ describe('WechatPlatformKeys', () => {
     const keys = new WechatPlatformKeys({
       apiV3Key: createSecretKey(Buffer.from(API_V3_KEY)),
       fetchAtStart: false,
+      ...(pinned ? { pinned } : {}),
       countFetch: (o) => outcomes.push(o),
       logger: { log: () => undefined, warn: () => undefined, error: (m) => errors.push(m) },
       clock,
@@ -195,5 +197,25 @@ describe('WechatPlatformKeys', () => {
     expect(s.keys.lookup(SERIAL_A)).toBeDefined();
     now += 31 * 86_400_000;
     expect(s.keys.lookup(SERIAL_A)).toBeUndefined();
+  });
+
+  it('migration: a PUB_KEY_ID key and fetched certificates side by side, each by its id', async () => {
+    const publicKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const id = 'PUB_KEY_ID_0114232134912410000000000000001';
+    const s = setup(
+      () => ({ status: 200, text: listing([{ serial: SERIAL_A, pem: pemA }]) }),
+      undefined,
+      { id, publicKey },
+    );
+    expect(s.keys.ready).toBe(true);
+    expect(s.keys.status().mode).toBe('public-key');
+    expect(s.keys.lookup(id)).toBe(publicKey);
+    await s.keys.onUnknownSerial(id.replace(/1$/, '2')); // another key id: not a certificate
+    expect(s.calls()).toBe(0);
+    await s.keys.onUnknownSerial(SERIAL_A);
+    expect(s.calls()).toBe(1);
+    expect(s.keys.lookup(SERIAL_A)).toBeDefined();
+    expect(s.keys.lookup(id)).toBe(publicKey);
+    expect(s.keys.status()).toMatchObject({ mode: 'migration', serials: [id, SERIAL_A] });
   });
 });

@@ -159,8 +159,8 @@ export class WechatPlatformKeys {
   /** Starts fetching (with backoff until one succeeds) and the 12-hour schedule. */
   start(fetch: Fetch): void {
     this.fetch = fetch;
+    // With a public key, certificates are fetched only once WeChat names one (migration).
     if (this.options.fetchAtStart) void this.untilFetched(0);
-    else this.schedule(SCHEDULED_REFRESH_MS, () => this.scheduledRefresh());
   }
 
   stop(): void {
@@ -238,6 +238,13 @@ export class WechatPlatformKeys {
       return invalid ? 'invalid' : 'unavailable';
     }
     if (answer.status === 404 && answer.code === 'RESOURCE_NOT_EXISTS') {
+      if (this.options.pinned) {
+        this.options.logger.warn(
+          'GET /v3/certificates answered 404 RESOURCE_NOT_EXISTS: no platform certificate; ' +
+            'answers are verified with the WeChat Pay public key only',
+        );
+        return 'not_found';
+      }
       this.failed(
         'GET /v3/certificates answered 404 RESOURCE_NOT_EXISTS: this merchant has no platform ' +
           'certificate. Configure the WeChat Pay public key from the merchant platform ' +
@@ -255,8 +262,13 @@ export class WechatPlatformKeys {
       this.failed('GET /v3/certificates listed no certificate valid now');
       return 'invalid';
     }
+    const first = this.certificates.size === 0;
     this.certificates = new Map(valid.map((c) => [c.serial, c]));
     this.lastFetchAt = now;
+    // A migrating merchant's first certificates: from now on they are kept fresh too.
+    if (first && !this.options.fetchAtStart) {
+      this.schedule(SCHEDULED_REFRESH_MS, () => this.scheduledRefresh());
+    }
     this.state = 'ready';
     this.reason = undefined;
     this.options.logger.log(
