@@ -1,4 +1,12 @@
-import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createPrivateKey,
+  createSign,
+  generateKeyPairSync,
+  randomBytes,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { eventually, orderStatus } from './support/alipay-sandbox';
 import { TestApp, startApp, uniqueNo } from './support/test-app';
@@ -49,6 +57,46 @@ const inbox = (t: TestApp, outTradeNo: string) =>
     "SELECT outcome FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ?",
     [outTradeNo],
   ) as Promise<{ outcome: string }[]>;
+
+/** A TRANSACTION.SUCCESS as WeChat sends it in public-key mode, built with node:crypto alone. */
+function signedByPublicKey(keys: Record<string, string>, resource: Record<string, unknown>) {
+  const nonce = randomBytes(6).toString('hex');
+  const cipher = createCipheriv('aes-256-gcm', Buffer.from(keys.apiV3Key), Buffer.from(nonce));
+  cipher.setAAD(Buffer.from('transaction'));
+  const sealed = Buffer.concat([
+    cipher.update(JSON.stringify(resource)),
+    cipher.final(),
+    cipher.getAuthTag(),
+  ]);
+  const body = JSON.stringify({
+    id: `EV-${randomBytes(8).toString('hex')}`,
+    create_time: '2024-01-01T12:00:00+08:00',
+    resource_type: 'encrypt-resource',
+    event_type: 'TRANSACTION.SUCCESS',
+    summary: '支付成功',
+    resource: {
+      original_type: 'transaction',
+      algorithm: 'AEAD_AES_256_GCM',
+      ciphertext: sealed.toString('base64'),
+      associated_data: 'transaction',
+      nonce,
+    },
+  });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const headerNonce = randomBytes(16).toString('hex');
+  return {
+    body,
+    headers: {
+      'Content-Type': 'application/json',
+      'Wechatpay-Timestamp': timestamp,
+      'Wechatpay-Nonce': headerNonce,
+      'Wechatpay-Serial': keys.platformPublicKeyId,
+      'Wechatpay-Signature': createSign('RSA-SHA256')
+        .update(`${timestamp}\n${headerNonce}\n${body}\n`)
+        .sign(createPrivateKey(keys.platformPrivateKeyPem), 'base64'),
+    },
+  };
+}
 
 describe('WeChat Pay v3 platform-certificate mode (e2e)', () => {
   describe('with WeChat reachable', () => {
@@ -175,6 +223,60 @@ describe('WeChat Pay v3 platform-certificate mode (e2e)', () => {
       const after = await fetches(t);
       expect((after.ok ?? 0) - (before.ok ?? 0)).toBe(1);
       expect(after.unavailable ?? 0).toBe(before.unavailable ?? 0);
+    });
+  });
+
+  describe('migration: the WeChat Pay public key configured while WeChat still signs with certificates', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp({ ...CERT_MODE, WECHAT_SANDBOX_CERT_MODE: 'migration' });
+    });
+    afterAll(async () => t.close());
+
+    it('verifies each answer with whichever it names: certificates fetched on the first serial, the key by its id', async () => {
+      expect(await wechatHealth(t)).toMatchObject({ mode: 'public-key', state: 'ready' });
+      expect(await fetches(t)).toEqual({});
+      const o = await order(t);
+      // The order's answer names a certificate serial: one fetch, then it verifies.
+      const payment = (await pay(t, o.id).expect(201)).body as { outTradeNo: string };
+      await t.http
+        .post(`/sandbox/wechat/control/trades/${payment.outTradeNo}/pay`)
+        .send({ notify: 'normal' })
+        .expect(200);
+      await eventually(async () => expect(await orderStatus(t, o.id)).toBe('PAID'));
+      expect((await inbox(t, payment.outTradeNo)).map((n) => n.outcome)).toEqual(['processed']);
+      expect(await fetches(t)).toEqual({ ok: 1 });
+
+      // And a notification signed with the public key (PUB_KEY_ID_…) still verifies.
+      const keys = JSON.parse(
+        readFileSync(join(t.dataDir, 'sandbox', 'wechat-keys.json'), 'utf8'),
+      ) as Record<string, string>;
+      const second = await order(t, 700);
+      const p2 = (await pay(t, second.id).expect(201)).body as { outTradeNo: string };
+      const notification = signedByPublicKey(keys, {
+        appid: keys.appId,
+        mchid: keys.mchId,
+        out_trade_no: p2.outTradeNo,
+        transaction_id: `4200${Date.now()}`,
+        trade_type: 'NATIVE',
+        trade_state: 'SUCCESS',
+        success_time: '2024-01-01T12:00:05+08:00',
+        amount: { total: 700, payer_total: 700, currency: 'CNY', payer_currency: 'CNY' },
+      });
+      await t.http
+        .post('/notify/wechat/v3')
+        .set(notification.headers)
+        .send(notification.body)
+        .expect(204);
+      expect(await orderStatus(t, second.id)).toBe('PAID');
+      expect(await fetches(t)).toEqual({ ok: 1 });
+
+      const health = await wechatHealth(t);
+      expect(health.mode).toBe('migration');
+      expect(health.serials).toEqual([
+        expect.stringMatching(/^PUB_KEY_ID_/),
+        await sandboxSerial(t),
+      ]);
     });
   });
 });

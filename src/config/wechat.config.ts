@@ -129,9 +129,15 @@ export function wechatOnSandbox(env: Record<string, string | undefined>): boolea
 /**
  * The v3 sandbox in platform-certificate mode (WECHAT_SANDBOX_CERT_MODE=true):
  * it signs with platform certificates, and paygate fetches them as from WeChat.
+ * `migration`: the sandbox signs with certificates while paygate also holds the
+ * sandbox's WeChat Pay public key, as a merchant half-way from one to the other.
  */
-export function wechatSandboxCertMode(env: Record<string, string | undefined>): boolean {
-  return new EnvReader(env).bool('WECHAT_SANDBOX_CERT_MODE', false);
+export function wechatSandboxCertMode(
+  env: Record<string, string | undefined>,
+): boolean | 'migration' {
+  const e = new EnvReader(env);
+  if (e.raw('WECHAT_SANDBOX_CERT_MODE')?.toLowerCase() === 'migration') return 'migration';
+  return e.bool('WECHAT_SANDBOX_CERT_MODE', false);
 }
 
 /**
@@ -191,7 +197,7 @@ export function loadWechatConfig(env: Record<string, string | undefined>): Wecha
       apiV3Key: createSecretKey(Buffer.from(keys.apiV3Key, 'utf8')),
       privateKey: parsePrivateKey(keys.merchantPrivateKeyPem, 'sandbox merchant private key'),
       certSerial: keys.merchantCertSerial,
-      ...(wechatSandboxCertMode(env)
+      ...(wechatSandboxCertMode(env) === true
         ? {}
         : {
             platformPublicKey: {

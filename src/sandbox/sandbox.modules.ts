@@ -25,7 +25,7 @@ export function sandboxModules(env: Record<string, string | undefined>): Dynamic
       WechatSandboxModule.register({
         ...settings,
         apiVersion,
-        certMode: wechatSandboxCertMode(env),
+        certMode: wechatSandboxCertMode(env) !== false,
         certificatesDown: e.bool('WECHAT_SANDBOX_CERTIFICATES_DOWN', false),
       }),
     );
