@@ -1,14 +1,7 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, ValidationPipe } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { IsBoolean } from 'class-validator';
-import { ValidationPipe } from '@nestjs/common';
+import { CertificatesOutageDto } from './dto/wechat-sandbox-control.dto';
 import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
-
-export class CertificatesOutageDto {
-  /** true: GET /v3/certificates drops the connection; false: it answers again. */
-  @IsBoolean()
-  down!: boolean;
-}
 
 /**
  * The simulated WeChat Pay's platform certificates (certificate mode): rotate
