@@ -141,9 +141,9 @@ export class WechatSandboxCertificates {
 
 /** A self-signed RSA 2048 certificate with a random 20-byte serial, as WeChat's look. */
 function issueCertificate(mchId: string): StoredCertificate {
-  // The first byte below 0x80 keeps the serial positive; non-zero keeps all 40 digits.
+  // A first byte in 0x10…0x7f keeps the serial positive and all 40 hex digits significant.
   const serialBytes = randomBytes(20);
-  serialBytes[0] = (serialBytes[0] % 0x7f) + 1;
+  serialBytes[0] = 0x10 + (serialBytes[0] % 0x70);
   const serial = serialBytes.toString('hex').toUpperCase();
   const dir = mkdtempSync(join(tmpdir(), 'paygate-wxcert-'));
   try {

@@ -218,4 +218,15 @@ describe('WechatPlatformKeys', () => {
     expect(s.keys.lookup(id)).toBe(publicKey);
     expect(s.keys.status()).toMatchObject({ mode: 'migration', serials: [id, SERIAL_A] });
   });
+
+  it('a serial with a leading zero is found however it is written, and shown as WeChat wrote it', async () => {
+    const serial = '0A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D';
+    const pem = certificate(serial);
+    const s = setup(() => ({ status: 200, text: listing([{ serial, pem }]) }));
+    await s.keys.refresh();
+    expect(s.outcomes).toEqual(['ok']);
+    expect(s.keys.lookup(serial)).toBeDefined();
+    expect(s.keys.lookup(serial.slice(1))).toBeDefined();
+    expect(s.keys.status().serials).toEqual([serial]);
+  });
 });

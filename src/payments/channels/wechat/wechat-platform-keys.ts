@@ -58,6 +58,7 @@ export class SingleFlight {
 }
 
 interface PlatformCertificate {
+  /** As WeChat writes it in serial_no and Wechatpay-Serial (upper-case hex). */
   serial: string;
   publicKey: KeyObject;
   validFrom: number;
@@ -150,7 +151,7 @@ export class WechatPlatformKeys {
       ...(this.state === 'ready' ? {} : { reason: this.reason }),
       serials: [
         ...(this.options.pinned ? [this.options.pinned.id] : []),
-        ...this.certificates.keys(),
+        ...[...this.certificates.values()].map((c) => c.serial),
       ],
       ...(this.lastFetchAt ? { lastFetchAt: new Date(this.lastFetchAt).toISOString() } : {}),
     };
@@ -227,7 +228,7 @@ export class WechatPlatformKeys {
         keysFor: (status, text) => {
           if (status !== 200) return this.lookup;
           fresh = this.decrypt(text);
-          const bySerial = new Map(fresh.map((c) => [c.serial, c.publicKey]));
+          const bySerial = new Map(fresh.map((c) => [normalSerial(c.serial), c.publicKey]));
           return (serial) => bySerial.get(normalSerial(serial)) ?? this.lookup(serial);
         },
       });
@@ -263,7 +264,7 @@ export class WechatPlatformKeys {
       return 'invalid';
     }
     const first = this.certificates.size === 0;
-    this.certificates = new Map(valid.map((c) => [c.serial, c]));
+    this.certificates = new Map(valid.map((c) => [normalSerial(c.serial), c]));
     this.lastFetchAt = now;
     // A migrating merchant's first certificates: from now on they are kept fresh too.
     if (first && !this.options.fetchAtStart) {
@@ -305,12 +306,11 @@ export class WechatPlatformKeys {
         ciphertext: enc.ciphertext,
       });
       const x509 = new X509Certificate(pem);
-      const serial = normalSerial(x509.serialNumber);
-      if (serial !== normalSerial(item.serial_no)) {
+      if (normalSerial(x509.serialNumber) !== normalSerial(item.serial_no)) {
         throw new Error(`serial_no ${item.serial_no.slice(0, 64)} is not its certificate's`);
       }
       return {
-        serial,
+        serial: item.serial_no.toUpperCase(),
         publicKey: x509.publicKey,
         validFrom: Date.parse(x509.validFrom),
         validTo: Date.parse(x509.validTo),
