@@ -197,6 +197,11 @@ describe('WechatPlatformKeys', () => {
     expect(s.keys.lookup(SERIAL_A)).toBeDefined();
     now += 31 * 86_400_000;
     expect(s.keys.lookup(SERIAL_A)).toBeUndefined();
+    expect(s.keys.ready).toBe(false);
+    expect(s.keys.status()).toMatchObject({
+      state: 'unavailable',
+      reason: expect.stringContaining('expired'),
+    });
   });
 
   it('migration: a PUB_KEY_ID key and fetched certificates side by side, each by its id', async () => {

@@ -137,7 +137,17 @@ export class WechatPlatformKeys {
 
   /** WeChat calls can be made: a key is pinned, or certificates arrived. */
   get ready(): boolean {
-    return this.state === 'ready';
+    return this.currentState() === 'ready';
+  }
+
+  /** Certificates fetched once but all expired since (refreshes failing): nothing verifies. */
+  private currentState(): WechatPlatformKeysState {
+    if (this.state !== 'ready' || this.options.pinned) return this.state;
+    const now = this.clock();
+    const valid = [...this.certificates.values()].some(
+      (c) => c.validFrom <= now && now < c.validTo,
+    );
+    return valid ? 'ready' : 'unavailable';
   }
 
   status(): WechatPlatformKeysStatus {
@@ -147,8 +157,15 @@ export class WechatPlatformKeys {
         : this.certificates.size > 0
           ? 'migration'
           : 'public-key',
-      state: this.state,
-      ...(this.state === 'ready' ? {} : { reason: this.reason }),
+      state: this.currentState(),
+      ...(this.currentState() === 'ready'
+        ? {}
+        : {
+            reason:
+              this.state === 'ready'
+                ? 'every platform certificate has expired and no refresh brought new ones'
+                : this.reason,
+          }),
       serials: [
         ...(this.options.pinned ? [this.options.pinned.id] : []),
         ...[...this.certificates.values()].map((c) => c.serial),
