@@ -30,7 +30,8 @@ interface WechatCommonConfig {
 
 /**
  * v3 on the built-in sandbox: the same credentials as a real merchant's, generated
- * once into DATA_DIR/sandbox/wechat-keys.json, in WeChat Pay public-key mode.
+ * once into DATA_DIR/sandbox/wechat-keys.json, in WeChat Pay public-key mode, or
+ * in platform-certificate mode with WECHAT_SANDBOX_CERT_MODE=true.
  */
 export interface WechatV3SandboxConfig extends Omit<WechatV3LiveConfig, 'mode'> {
   mode: 'sandbox';
@@ -126,6 +127,20 @@ export function wechatOnSandbox(env: Record<string, string | undefined>): boolea
 }
 
 /**
+ * The v3 sandbox in platform-certificate mode (WECHAT_SANDBOX_CERT_MODE=true):
+ * it signs with platform certificates, and paygate fetches them as from WeChat.
+ * `migration`: the sandbox signs with certificates while paygate also holds the
+ * sandbox's WeChat Pay public key, as a merchant half-way from one to the other.
+ */
+export function wechatSandboxCertMode(
+  env: Record<string, string | undefined>,
+): boolean | 'migration' {
+  const e = new EnvReader(env);
+  if (e.raw('WECHAT_SANDBOX_CERT_MODE')?.toLowerCase() === 'migration') return 'migration';
+  return e.bool('WECHAT_SANDBOX_CERT_MODE', false);
+}
+
+/**
  * WeChat Pay's credentials are those of WECHAT_API_VERSION only: all of them for
  * the real API, none for the sandbox. Anything in between, a base URL without
  * them, or a key that does not parse, stops boot naming the variable. No message
@@ -182,10 +197,14 @@ export function loadWechatConfig(env: Record<string, string | undefined>): Wecha
       apiV3Key: createSecretKey(Buffer.from(keys.apiV3Key, 'utf8')),
       privateKey: parsePrivateKey(keys.merchantPrivateKeyPem, 'sandbox merchant private key'),
       certSerial: keys.merchantCertSerial,
-      platformPublicKey: {
-        id: keys.platformPublicKeyId,
-        publicKey: parsePublicKey(keys.platformPublicKeyPem, 'sandbox platform public key'),
-      },
+      ...(wechatSandboxCertMode(env) === true
+        ? {}
+        : {
+            platformPublicKey: {
+              id: keys.platformPublicKeyId,
+              publicKey: parsePublicKey(keys.platformPublicKeyPem, 'sandbox platform public key'),
+            },
+          }),
       ...common,
     };
   }

@@ -3,19 +3,37 @@ import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagg
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
+import { ProviderRegistry } from '../payments/provider-registry';
 
 const startedAt = Date.now();
 
 @ApiTags('operations')
 @Controller('health')
 export class HealthController {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly providers: ProviderRegistry,
+  ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Health check: the service runs and its database answers' })
+  @ApiOperation({
+    summary: 'Health check: the service runs and its database answers',
+    description:
+      'channels.wechat says whether WeChat Pay calls can be made: in platform-certificate mode ' +
+      'they are refused (503 CHANNEL_UNAVAILABLE) until GET /v3/certificates succeeds, and `reason` says why.',
+  })
   @ApiOkResponse({
     description: 'the database answers',
-    schema: { example: { status: 'ok', database: 'up', uptimeSeconds: 42 } },
+    schema: {
+      example: {
+        status: 'ok',
+        database: 'up',
+        uptimeSeconds: 42,
+        channels: {
+          wechat: { mode: 'platform-certificate', state: 'ready', serials: ['5157F09E'] },
+        },
+      },
+    },
   })
   @ApiResponse({
     status: 503,
@@ -24,12 +42,14 @@ export class HealthController {
   })
   async check(@Res({ passthrough: true }) res: Response): Promise<Record<string, unknown>> {
     const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+    // A channel's outage is reported, not a 503: the service itself still runs.
+    const channels = this.providers.health();
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), 2000);
-      return { status: 'ok', database: 'up', uptimeSeconds };
+      return { status: 'ok', database: 'up', uptimeSeconds, channels };
     } catch {
       res.status(503);
-      return { status: 'error', database: 'down', uptimeSeconds };
+      return { status: 'error', database: 'down', uptimeSeconds, channels };
     }
   }
 }

@@ -1,7 +1,12 @@
 import { Module } from '@nestjs/common';
+import { PaymentsModule } from '../payments/payments.module';
 import { HealthController } from './health.controller';
 import { LifecycleLogService } from './lifecycle-log.service';
 import { RootController } from './root.controller';
 
-@Module({ controllers: [HealthController, RootController], providers: [LifecycleLogService] })
+@Module({
+  imports: [PaymentsModule],
+  controllers: [HealthController, RootController],
+  providers: [LifecycleLogService],
+})
 export class HealthModule {}

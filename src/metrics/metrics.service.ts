@@ -36,6 +36,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly wechatCertificateFetches = new Counter({
+    name: 'paygate_wechat_certificate_fetches_total',
+    help: 'GET /v3/certificates fetches of the WeChat Pay platform certificates, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly transactionUnits = new Histogram({
     name: 'paygate_db_units_per_commit',
     help: 'SQLite: units of work (notifications, state changes) committed together per transaction',

@@ -144,6 +144,8 @@ export interface PaymentProvider {
   readonly refundLimits?: { maxPerPayment?: number; withinDays?: number };
   /** Per method, the request fields it needs (a 400 naming the field when one is missing). */
   readonly requires?: Partial<Record<PaymentMethod, readonly PaymentInputField[]>>;
+  /** For /health: the channel's own state (`state` other than `ready` says why it is refused). */
+  health?(): Record<string, unknown>;
   createPayment(p: CreatePaymentInput): Promise<CreatedPayment>;
   queryPayment(outTradeNo: string): Promise<ChannelPaymentState>;
   closePayment(outTradeNo: string): Promise<CloseOutcome>;

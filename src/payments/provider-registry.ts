@@ -27,6 +27,15 @@ export class ProviderRegistry {
     return provider;
   }
 
+  /** Each channel that reports a state of its own, for /health. */
+  health(): Partial<Record<Channel, Record<string, unknown>>> {
+    const states: Partial<Record<Channel, Record<string, unknown>>> = {};
+    for (const [channel, provider] of this.byChannel) {
+      if (provider.health) states[channel] = provider.health();
+    }
+    return states;
+  }
+
   has(channel: Channel): boolean {
     return this.byChannel.has(channel);
   }

@@ -2,7 +2,7 @@ import type { DynamicModule } from '@nestjs/common';
 import { alipayOnSandbox } from '../config/alipay.config';
 import { loadAppConfig } from '../config/app.config';
 import { EnvReader } from '../config/env';
-import { wechatOnSandbox } from '../config/wechat.config';
+import { wechatOnSandbox, wechatSandboxCertMode } from '../config/wechat.config';
 import { AlipaySandboxModule } from './alipay/alipay-sandbox.module';
 import { WechatSandboxModule } from './wechat/wechat-sandbox.module';
 
@@ -22,6 +22,16 @@ export function sandboxModules(env: Record<string, string | undefined>): Dynamic
   }
   // The sandbox speaks the API version paygate was told to use.
   const apiVersion = (env.WECHAT_API_VERSION ?? 'v3').toLowerCase() === 'v2' ? 'v2' : 'v3';
-  if (wechatOnSandbox(env)) modules.push(WechatSandboxModule.register({ ...settings, apiVersion }));
+  const e = new EnvReader(env);
+  if (wechatOnSandbox(env)) {
+    modules.push(
+      WechatSandboxModule.register({
+        ...settings,
+        apiVersion,
+        certMode: wechatSandboxCertMode(env) !== false,
+        certificatesDown: e.bool('WECHAT_SANDBOX_CERTIFICATES_DOWN', false),
+      }),
+    );
+  }
   return modules;
 }

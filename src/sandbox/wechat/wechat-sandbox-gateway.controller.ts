@@ -27,6 +27,7 @@ import type { RawBodyRequest } from '../../common/http/body-parsers';
 import { AppClientPayDto, JsapiClientPayDto } from './dto/wechat-sandbox-control.dto';
 import { ClientPayResponse } from './dto/wechat-sandbox-trade.response';
 import { WechatApiError } from './wechat-sandbox.errors';
+import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { WechatSandboxGateway, type GatewayReply } from './wechat-sandbox.gateway';
 import { newRequestId } from './wechat-sandbox.ids';
 import { PRODUCTS, type TradeProduct } from './wechat-sandbox.types';
@@ -50,7 +51,10 @@ const OUT_TRADE_NO = { name: 'outTradeNo', description: 'the out_trade_no the me
 @ApiTags('sandbox')
 @Controller('sandbox/wechat')
 export class WechatSandboxGatewayController {
-  constructor(private readonly gateway: WechatSandboxGateway) {}
+  constructor(
+    private readonly gateway: WechatSandboxGateway,
+    private readonly platformCertificates: WechatSandboxCertificates,
+  ) {}
 
   @Post('v3/pay/transactions/:product')
   @ApiHeader(AUTH_HEADER)
@@ -175,6 +179,27 @@ export class WechatSandboxGatewayController {
       res,
       this.gateway.handle(req, this.gateway.refundQuery(outRefundNo), { needsClientHeaders: true }),
     );
+  }
+
+  @Get('v3/certificates')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay platform certificates (certificate mode only)',
+    description:
+      'With WECHAT_SANDBOX_CERT_MODE=true: data[] of {serial_no, effective_time, expire_time, encrypt_certificate{algorithm AEAD_AES_256_GCM, nonce, associated_data, ciphertext}}, ' +
+      'every certificate not yet expired, each PEM encrypted under the APIv3 key; signed with the newest certificate, whose serial is the Wechatpay-Serial. ' +
+      'Otherwise 404 RESOURCE_NOT_EXISTS, as WeChat answers a merchant on the WeChat Pay public key.',
+  })
+  @ApiOkResponse({ description: '{data: [...]}' })
+  @ApiNotFoundResponse({ description: 'RESOURCE_NOT_EXISTS: not in certificate mode' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  certificates(@Req() req: RawBodyRequest, @Res() res: Response): void {
+    // An outage told by the control API: the connection drops, as an unreachable host's would.
+    if (this.platformCertificates.isDown) {
+      req.socket.destroy();
+      return;
+    }
+    this.send(res, this.gateway.handle(req, this.gateway.listCertificates()));
   }
 
   @Post('client-pay/jsapi')

@@ -23,6 +23,7 @@ import {
   WechatSandboxCredentials,
   type WechatSandboxSettings,
 } from './wechat-sandbox.settings';
+import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { AUTH_SCHEME, signedHeaders } from './wechat-sandbox.signer';
 import { WechatSandboxStore } from './wechat-sandbox.store';
 import type {
@@ -79,6 +80,7 @@ export class WechatSandboxNotifier
     @Inject(WECHAT_SANDBOX_SETTINGS) settings: WechatSandboxSettings,
     private readonly credentials: WechatSandboxCredentials,
     store: WechatSandboxStore,
+    private readonly certificates: WechatSandboxCertificates,
   ) {
     super(
       'WechatSandbox',
@@ -145,10 +147,12 @@ export class WechatSandboxNotifier
     n: SandboxNotification,
     at: Date,
   ): { headers: Record<string, string>; body: string } {
+    // The key of the moment of sending: a retry after a rotation carries the new serial.
+    const key = this.certificates.current();
     const signed = signedHeaders(
       n.body,
-      this.credentials.platformPrivateKey,
-      this.credentials.platformPublicKeyId,
+      key.privateKey,
+      key.serial,
       at,
       n.tamper === 'signature' ? (m) => `${m}tampered` : undefined,
     );

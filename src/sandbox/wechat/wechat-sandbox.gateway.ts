@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import type { RawBodyRequest } from '../../common/http/body-parsers';
 import { MAX_AMOUNT_FEN } from '../../common/money/money';
 import { transactionResource } from './wechat-sandbox-notification.builder';
+import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { WechatApiError } from './wechat-sandbox.errors';
 import { WechatSandboxService } from './wechat-sandbox.service';
 import { WechatSandboxCredentials } from './wechat-sandbox.settings';
@@ -66,6 +67,7 @@ export class WechatSandboxGateway {
   constructor(
     private readonly credentials: WechatSandboxCredentials,
     private readonly trades: WechatSandboxService,
+    private readonly certificates: WechatSandboxCertificates,
   ) {}
 
   /** Checks the request, runs the API and shapes its answer or its error. */
@@ -101,12 +103,21 @@ export class WechatSandboxGateway {
   /** The Wechatpay-* headers of a signed answer, made when it is sent. */
   answerHeaders(reply: GatewayReply): Record<string, string> {
     if (!reply.signed) return {};
-    return {
-      ...signedHeaders(
-        reply.text,
-        this.credentials.platformPrivateKey,
-        this.credentials.platformPublicKeyId,
-      ),
+    const key = this.certificates.current();
+    return { ...signedHeaders(reply.text, key.privateKey, key.serial) };
+  }
+
+  /** GET /v3/certificates: 404 RESOURCE_NOT_EXISTS unless in certificate mode, as for a merchant without any. */
+  listCertificates(): Api {
+    return () => {
+      if (!this.certificates.certMode) {
+        throw new WechatApiError(
+          404,
+          'RESOURCE_NOT_EXISTS',
+          '无可用的平台证书，请使用微信支付公钥',
+        );
+      }
+      return { status: 200, body: this.certificates.listing() };
     };
   }
 

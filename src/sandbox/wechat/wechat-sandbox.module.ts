@@ -1,5 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { ensureWechatSandboxKeys } from '../sandbox-keys';
+import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
+import { WechatSandboxCertificatesController } from './wechat-sandbox-certificates.controller';
 import { WechatSandboxCashierController } from './wechat-sandbox-cashier.controller';
 import { WechatSandboxControlController } from './wechat-sandbox-control.controller';
 import { WechatSandboxGatewayController } from './wechat-sandbox-gateway.controller';
@@ -67,6 +69,7 @@ export class WechatSandboxModule {
         WechatSandboxGatewayController,
         WechatSandboxCashierController,
         WechatSandboxControlController,
+        WechatSandboxCertificatesController,
       ],
       providers: [
         ...common,
@@ -76,6 +79,7 @@ export class WechatSandboxModule {
             WechatSandboxCredentials.fromKeys(ensureWechatSandboxKeys(s.dataDir)),
           inject: [WECHAT_SANDBOX_SETTINGS],
         },
+        WechatSandboxCertificates,
         WechatSandboxNotifier,
         { provide: WechatSandboxNotifications, useExisting: WechatSandboxNotifier },
         WechatSandboxGateway,

@@ -13,6 +13,13 @@ export interface WechatSandboxSettings {
   timeScale: number;
   /** Which WeChat Pay API the sandbox speaks: v3 (default) or v2 under /sandbox/wechat/v2. */
   apiVersion?: 'v2' | 'v3';
+  /**
+   * v3 in platform-certificate mode (WECHAT_SANDBOX_CERT_MODE): signs with a
+   * platform certificate and serves GET /v3/certificates, instead of its PUB_KEY_ID key.
+   */
+  certMode?: boolean;
+  /** Starts with GET /v3/certificates unreachable (WECHAT_SANDBOX_CERTIFICATES_DOWN), until told. */
+  certificatesDown?: boolean;
 }
 
 export const WECHAT_SANDBOX_SETTINGS = Symbol('WECHAT_SANDBOX_SETTINGS');

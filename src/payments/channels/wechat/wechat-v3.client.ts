@@ -28,6 +28,11 @@ export interface WechatV3ClientOptions {
   privateKey: KeyObject;
   /** WeChat's keys by Wechatpay-Serial (public key id or platform certificate serial). */
   platformKeys: WechatKeyLookup;
+  /**
+   * An answer named a serial no key is known for: refresh the platform
+   * certificates (rate-limited by the caller), after which it is checked once more.
+   */
+  onUnknownSerial?: (serial: string) => Promise<void>;
   timeoutMs: number;
   maxConnectRetries?: number;
   logger: { log(msg: string): void; warn(msg: string): void; error(msg: string): void };
@@ -40,6 +45,15 @@ export interface WechatV3Answer<T> {
   /** WeChat's error code (`PARAM_ERROR`, `ORDER_NOT_EXIST`…) on a 4xx/5xx. */
   code?: string;
   message?: string;
+}
+
+export interface WechatV3CallOptions {
+  /**
+   * The keys to check this answer with, chosen from the answer itself: GET
+   * /v3/certificates is verified with the certificates it carries, once they
+   * decrypted under the APIv3 key.
+   */
+  keysFor?: (status: number, text: string) => WechatKeyLookup;
 }
 
 export type WechatV3ErrorKind = 'transport' | 'timeout' | 'unverifiable';
@@ -71,6 +85,7 @@ export class WechatV3Client {
     method: 'GET' | 'POST',
     path: string,
     body?: Record<string, unknown>,
+    options: WechatV3CallOptions = {},
   ): Promise<WechatV3Answer<T>> {
     const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`);
     const text = body === undefined ? '' : JSON.stringify(body);
@@ -78,7 +93,7 @@ export class WechatV3Client {
     const started = Date.now();
     try {
       const response = await this.send(method, url, text, operation);
-      const answer = this.interpret<T>(response, operation);
+      const answer = await this.interpret<T>(response, operation, options);
       const line = `${operation} ${answer.status}${answer.code ? ` ${answer.code}` : ''} ${Date.now() - started}ms`;
       if (answer.status < 400) this.options.logger.log(redactText(line));
       else this.options.logger.warn(redactText(`${line}: ${answer.message ?? ''}`));
@@ -161,18 +176,36 @@ export class WechatV3Client {
     );
   }
 
-  private interpret<T>(
+  private async interpret<T>(
     response: { status: number; headers: Headers; text: string },
     operation: string,
-  ): WechatV3Answer<T> {
-    const check = verifyWechatSignature({
-      timestamp: response.headers.get('wechatpay-timestamp') ?? undefined,
-      nonce: response.headers.get('wechatpay-nonce') ?? undefined,
-      signature: response.headers.get('wechatpay-signature') ?? undefined,
-      serial: response.headers.get('wechatpay-serial') ?? undefined,
-      body: response.text,
-      keys: this.options.platformKeys,
-    });
+    options: WechatV3CallOptions,
+  ): Promise<WechatV3Answer<T>> {
+    let keys: WechatKeyLookup;
+    try {
+      keys = options.keysFor?.(response.status, response.text) ?? this.options.platformKeys;
+    } catch (error) {
+      throw new WechatV3GatewayError(
+        'unverifiable',
+        operation,
+        `HTTP ${response.status} answer not trusted: ${(error as Error).message}`,
+        true,
+      );
+    }
+    const verify = () =>
+      verifyWechatSignature({
+        timestamp: response.headers.get('wechatpay-timestamp') ?? undefined,
+        nonce: response.headers.get('wechatpay-nonce') ?? undefined,
+        signature: response.headers.get('wechatpay-signature') ?? undefined,
+        serial: response.headers.get('wechatpay-serial') ?? undefined,
+        body: response.text,
+        keys,
+      });
+    let check = verify();
+    if (check.outcome === 'unknown_serial' && !options.keysFor && this.options.onUnknownSerial) {
+      await this.options.onUnknownSerial(check.serial!);
+      check = verify();
+    }
     if (check.outcome !== 'ok') {
       throw new WechatV3GatewayError(
         'unverifiable',

@@ -1,6 +1,6 @@
 // WeChat Pay API v3, direct merchant (protocols.md part C): Native, JSAPI, H5 and App payments,
 // query, close, refunds, and the encrypted, signed notifications.
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { KeyObject } from 'node:crypto';
 import { AeadDecryptError, aeadAes256GcmDecrypt } from '../../../common/crypto/aead';
 import { MetricsService } from '../../../metrics/metrics.service';
@@ -22,6 +22,7 @@ import {
   ReplyOutcome,
   VerifiedNotification,
 } from '../../payment-provider';
+import { WechatPlatformKeys, CERTIFICATES_PATH } from './wechat-platform-keys';
 import { WechatV3Answer, WechatV3Client, WechatV3GatewayError } from './wechat-v3.client';
 import {
   appPayParams,
@@ -42,8 +43,13 @@ export interface WechatV3Settings {
   apiV3Key: KeyObject;
   privateKey: KeyObject;
   certSerial: string;
-  /** WeChat's verification keys by Wechatpay-Serial. */
-  platformKeys: WechatKeyLookup;
+  /** WeChat's verification keys by Wechatpay-Serial (a pinned public key). */
+  platformKeys?: WechatKeyLookup;
+  /**
+   * Platform-certificate mode (or a migration from it): the keys come from GET
+   * /v3/certificates, and an unknown serial asks for a refresh.
+   */
+  certificates?: WechatPlatformKeys;
   baseUrl: string;
   /** PUBLIC_BASE_URL + /notify/wechat/v3 */
   notifyUrl: string;
@@ -82,7 +88,7 @@ export function rfc3339Beijing(date: Date): string {
   return `${new Date(date.getTime() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;
 }
 
-export class WechatV3Provider implements PaymentProvider {
+export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap, OnModuleDestroy {
   readonly channel = 'wechat' as const;
   readonly methods: readonly PaymentMethod[] = ['qr', 'jsapi', 'h5', 'app'];
   readonly requires = { jsapi: ['openid'], h5: ['clientIp'] } as const;
@@ -90,20 +96,42 @@ export class WechatV3Provider implements PaymentProvider {
   readonly refundLimits = { maxPerPayment: 50, withinDays: 365 };
   private readonly logger = new Logger('WechatPay');
   private readonly client: WechatV3Client;
+  private readonly keys: WechatKeyLookup;
 
   constructor(
     private readonly settings: WechatV3Settings,
     private readonly metrics: MetricsService,
   ) {
+    const certificates = settings.certificates;
+    this.keys = certificates?.lookup ?? settings.platformKeys ?? new Map();
     this.client = new WechatV3Client({
       baseUrl: settings.baseUrl,
       mchId: settings.mchId,
       certSerial: settings.certSerial,
       privateKey: settings.privateKey,
-      platformKeys: settings.platformKeys,
+      platformKeys: this.keys,
+      ...(certificates
+        ? { onUnknownSerial: (serial) => certificates.onUnknownSerial(serial) }
+        : {}),
       timeoutMs: settings.timeoutMs,
       logger: this.logger,
     });
+  }
+
+  /** After the app's modules are up: the sandbox answers from this very process. */
+  onApplicationBootstrap(): void {
+    this.settings.certificates?.start((options) =>
+      this.client.call('GET', CERTIFICATES_PATH, undefined, options),
+    );
+  }
+
+  onModuleDestroy(): void {
+    this.settings.certificates?.stop();
+  }
+
+  /** For /health: whether WeChat calls can be made, and why not. */
+  health(): Record<string, unknown> {
+    return { ...(this.settings.certificates?.status() ?? { mode: 'public-key', state: 'ready' }) };
   }
 
   async createPayment(p: CreatePaymentInput): Promise<CreatedPayment> {
@@ -237,14 +265,21 @@ export class WechatV3Provider implements PaymentProvider {
   async verifyNotification(n: RawNotification): Promise<VerifiedNotification> {
     const header = (name: string) => n.headers[name];
     const raw = n.rawBody ?? Buffer.from('');
-    const check = verifyWechatSignature({
-      timestamp: header('wechatpay-timestamp'),
-      nonce: header('wechatpay-nonce'),
-      signature: header('wechatpay-signature'),
-      serial: header('wechatpay-serial'),
-      body: raw,
-      keys: this.settings.platformKeys,
-    });
+    const verify = () =>
+      verifyWechatSignature({
+        timestamp: header('wechatpay-timestamp'),
+        nonce: header('wechatpay-nonce'),
+        signature: header('wechatpay-signature'),
+        serial: header('wechatpay-serial'),
+        body: raw,
+        keys: this.keys,
+      });
+    let check = verify();
+    // A certificate WeChat issued moments ago: one (rate-limited) refresh, then again.
+    if (check.outcome === 'unknown_serial' && this.settings.certificates && check.serial) {
+      await this.settings.certificates.onUnknownSerial(check.serial);
+      check = verify();
+    }
     const envelope = (n.body && typeof n.body === 'object' ? n.body : {}) as {
       id?: unknown;
       event_type?: unknown;
@@ -395,6 +430,14 @@ export class WechatV3Provider implements PaymentProvider {
     path: string,
     body?: Record<string, unknown>,
   ): Promise<WechatV3Answer<T>> {
+    const certificates = this.settings.certificates;
+    if (certificates && !certificates.ready) {
+      throw new ChannelCallError(
+        'wechat',
+        'unavailable',
+        `WeChat Pay is unavailable: ${certificates.status().reason ?? 'no platform certificate'}`,
+      );
+    }
     const operation = path.split('?')[0].replace(/\/(out-trade-no|refunds)\/[^/]+/, '/$1/:no');
     const end = this.metrics.channelCalls.startTimer({
       channel: 'wechat',

@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../../config/env';
-import { clientCertificateAgent } from './wechat.providers';
+import type { WechatV3LiveConfig } from '../../../config/wechat.config';
+import { MetricsService } from '../../../metrics/metrics.service';
+import { ChannelCallError } from '../../payment-provider';
+import { clientCertificateAgent, createWechatProvider } from './wechat.providers';
 
 const MCH_ID = '1900000109';
 
@@ -111,5 +114,30 @@ describe('WeChat Pay v2 merchant certificate, checked at boot', () => {
         clientCertificateAgent({ kind: 'p12', p12File: at('apiclient_cert.p12') }, '1900000110'),
       ),
     ).toBe('WECHAT_CLIENT_P12_FILE');
+  });
+});
+
+describe('WeChat Pay v3 without a WeChat Pay public key', () => {
+  const config = (): WechatV3LiveConfig => ({
+    mode: 'live',
+    apiVersion: 'v3',
+    appId: 'wx8888888888888888',
+    mchId: MCH_ID,
+    apiV3Key: createSecretKey(Buffer.from('abcdefghijklmnopqrstuvwxyz012345')),
+    privateKey: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+    certSerial: '1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C',
+    // Nothing listens here: a call that went out would fail differently.
+    baseUrl: 'http://127.0.0.1:9',
+    notifyAllowIps: [],
+    notifyUrls: { v3: 'https://pay.example.com/notify/wechat/v3', v2: '', v2Refund: '' },
+    timeoutMs: 1000,
+  });
+
+  it('boots in platform-certificate mode and refuses calls as unavailable until certificates arrive', async () => {
+    const provider = createWechatProvider(config(), new MetricsService());
+    expect(provider.health?.()).toMatchObject({ mode: 'platform-certificate', state: 'starting' });
+    const attempt = provider.queryPayment('T1');
+    await expect(attempt).rejects.toBeInstanceOf(ChannelCallError);
+    await expect(attempt).rejects.toMatchObject({ kind: 'unavailable' });
   });
 });

@@ -1,4 +1,5 @@
 // Which WeChat Pay provider runs, from the configuration (WECHAT_API_VERSION; real or sandbox).
+import { Logger } from '@nestjs/common';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
@@ -8,6 +9,7 @@ import type { WechatClientCertificate, WechatConfig } from '../../../config/wech
 import type { MetricsService } from '../../../metrics/metrics.service';
 import type { PaymentProvider } from '../../payment-provider';
 import { WechatV2Provider } from './wechat-v2.provider';
+import { WechatPlatformKeys } from './wechat-platform-keys';
 import { WechatV3Provider } from './wechat-v3.provider';
 
 /** Injection token of the one `wechat` provider, whichever API version it speaks. */
@@ -15,9 +17,8 @@ export const WECHAT_PROVIDER = Symbol('WECHAT_PROVIDER');
 
 /**
  * The provider for channel `wechat`: API v2 or v3, the same channel name and
- * merchant API either way. Stops boot, naming the variable, for v3's
- * platform-certificate mode (without WECHAT_PLATFORM_PUBLIC_KEY), not built yet,
- * and for a v2 merchant certificate that cannot be read or does not match its key.
+ * merchant API either way. v3 without WECHAT_PLATFORM_PUBLIC_KEY runs in
+ * platform-certificate mode (WechatPlatformKeys). Stops boot, naming the variable, for a v2 merchant certificate that cannot be read or does not match its key.
  */
 export function createWechatProvider(
   config: WechatConfig,
@@ -49,12 +50,19 @@ export function createWechatProvider(
   }
   if (!('privateKey' in config))
     throw new Error('WeChat Pay v3 configuration without a private key');
-  if (!config.platformPublicKey) {
-    throw new ConfigError(
-      'WECHAT_PLATFORM_PUBLIC_KEY',
-      'is required for now: platform-certificate mode (GET /v3/certificates) is not built yet',
-    );
-  }
+  const pinned = config.platformPublicKey;
+  // Without a public key: platform-certificate mode. With a PUB_KEY_ID_ one, certificates
+  // are still fetched when WeChat names one (a merchant migrating between the two).
+  const certificates =
+    !pinned || pinned.id.startsWith('PUB_KEY_ID_')
+      ? new WechatPlatformKeys({
+          apiV3Key: config.apiV3Key,
+          ...(pinned ? { pinned } : {}),
+          fetchAtStart: !pinned,
+          countFetch: (outcome) => metrics.wechatCertificateFetches.inc({ outcome }),
+          logger: new Logger('WechatPlatformKeys'),
+        })
+      : undefined;
   return new WechatV3Provider(
     {
       appId: config.appId,
@@ -62,7 +70,8 @@ export function createWechatProvider(
       apiV3Key: config.apiV3Key,
       privateKey: config.privateKey,
       certSerial: config.certSerial,
-      platformKeys: new Map([[config.platformPublicKey.id, config.platformPublicKey.publicKey]]),
+      ...(pinned ? { platformKeys: new Map([[pinned.id, pinned.publicKey]]) } : {}),
+      ...(certificates ? { certificates } : {}),
       baseUrl: config.baseUrl,
       notifyUrl: config.notifyUrls.v3,
       timeoutMs: config.timeoutMs,

@@ -197,3 +197,9 @@ export class AppClientPayDto {
   @MaxLength(1024)
   sign!: string;
 }
+
+export class CertificatesOutageDto {
+  /** true: GET /v3/certificates drops the connection; false: it answers again. */
+  @IsBoolean()
+  down!: boolean;
+}
