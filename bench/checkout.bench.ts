@@ -44,6 +44,7 @@ import {
   BenchChild,
   REPO_ROOT,
   SERVICE_KEYS,
+  describeServiceEnv,
   mysqlEnv,
   startService,
 } from './support/child-process';
@@ -63,6 +64,7 @@ const args = new BenchArgs(process.argv.slice(2), [
   'mysql-pool',
   'max-seconds',
   'keep',
+  'stripped',
   'service-root',
   'profile',
 ]);
@@ -75,6 +77,8 @@ const settings = {
   mysqlPool: args.int('mysql-pool', 10, 1, 200),
   maxSeconds: args.int('max-seconds', 600, 1, 3600),
   keep: args.flag('keep'),
+  /** The old stripped service setup (jobs off, LOG_LEVEL=warn), for comparison only. */
+  stripped: args.flag('stripped'),
   /** Writes a V8 CPU profile of the service into the (kept) work directory. */
   profile: args.flag('profile'),
   serviceRoot: args.string('service-root', REPO_ROOT),
@@ -354,6 +358,8 @@ function figures(r: LoadResult, cpu: CpuUsage, worker: string): PhaseFigures {
 }
 
 interface DbResult {
+  /** The service's settings beyond its defaults (secrets masked). */
+  serviceSettings: string;
   db: BenchDb;
   durability: string;
   bare: PhaseFigures;
@@ -376,7 +382,7 @@ async function countCheck(db: BenchDatabase, expected: number, who: string): Pro
 
 async function runOnDb(db: BenchDb, workDir: string, dataDir: string): Promise<DbResult> {
   const stamp = `${Date.now()}_${process.pid}`;
-  let service: BenchChild;
+  let service: Awaited<ReturnType<typeof startService>>;
   let serviceDb: BenchDatabase;
   let bareDb: BenchDatabase;
   let writes: Writes;
@@ -390,6 +396,7 @@ async function runOnDb(db: BenchDb, workDir: string, dataDir: string): Promise<D
       db: { type: 'sqlite', path: servicePath, synchronous: settings.sqliteSync },
       logFile: join(workDir, `service-${db}.log`),
       root: settings.serviceRoot,
+      stripped: settings.stripped,
       nodeArgs: settings.profile
         ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'profiles', db)}`]
         : [],
@@ -413,6 +420,7 @@ async function runOnDb(db: BenchDb, workDir: string, dataDir: string): Promise<D
       db: { type: 'mysql', database: serviceName, poolSize: settings.mysqlPool },
       logFile: join(workDir, `service-${db}.log`),
       root: settings.serviceRoot,
+      stripped: settings.stripped,
       nodeArgs: settings.profile
         ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'profiles', db)}`]
         : [],
@@ -463,6 +471,7 @@ async function runOnDb(db: BenchDb, workDir: string, dataDir: string): Promise<D
   return {
     db,
     durability,
+    serviceSettings: describeServiceEnv(service.env),
     bare,
     service: serviceFigures,
     ratio: serviceFigures.perSecond / bare.perSecond,
@@ -514,6 +523,9 @@ function report(results: DbResult[], machine: ReturnType<typeof machineInfo>): s
   lines.push('');
   for (const r of results) {
     lines.push(`${r.db}: ${r.durability}`);
+    lines.push(
+      `${r.db}: service settings${settings.stripped ? ' (STRIPPED, for comparison only)' : ''}: ${r.serviceSettings}`,
+    );
     for (const c of r.checks) lines.push(`${r.db}: ${c}`);
     for (const [who, f] of [
       ['bare', r.bare],
