@@ -12,7 +12,7 @@ import {
   sandboxPay,
   signAlipayNotification,
 } from './support/alipay-sandbox';
-import { TestApp, startApp, uniqueNo } from './support/test-app';
+import { TestApp, eventTypes, startApp, uniqueNo } from './support/test-app';
 
 const FAST = { SANDBOX_TIME_SCALE: '0.0005' };
 /** Short enough that a refund answered late is a timeout, long enough for a loaded CI machine. */
@@ -55,14 +55,6 @@ const sandboxTrade = async (t: TestApp, outTradeNo: string) =>
 
 const refundFault = (t: TestApp, outTradeNo: string, body: Record<string, unknown>) =>
   t.http.post(`/sandbox/alipay/control/trades/${outTradeNo}/next-refund`).send(body).expect(200);
-
-const eventTypes = async (t: TestApp, orderId: string) =>
-  (
-    (await t.dataSource.query(
-      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at, id',
-      [orderId],
-    )) as { type: string }[]
-  ).map((e) => e.type);
 
 const reserved = async (t: TestApp, orderId: string) =>
   Number(

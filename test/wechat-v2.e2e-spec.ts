@@ -1,12 +1,17 @@
 import { createCipheriv, createHash, createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { Response as HttpResponse } from 'supertest';
 import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
 import { eventually, orderStatus } from './support/alipay-sandbox';
-import { TestApp, startApp, uniqueNo } from './support/test-app';
+import { TestApp, eventTypes, startApp, uniqueNo } from './support/test-app';
+import {
+  WechatMethod,
+  orderWithWechatAttempt,
+  wechatControl as control,
+  wechatInbox,
+  wechatSandboxKeys,
+} from './support/wechat-sandbox';
 
 const FAST = { SANDBOX_TIME_SCALE: '0.0005', WECHAT_API_VERSION: 'v2' };
 type SignType = 'MD5' | 'HMAC-SHA256';
@@ -96,49 +101,17 @@ function refundNotification(
   });
 }
 
-const keysOf = (t: TestApp): Keys =>
-  JSON.parse(readFileSync(join(t.dataDir, 'sandbox', 'wechat-keys.json'), 'utf8')) as Keys;
+const keysOf = (t: TestApp) => wechatSandboxKeys<Keys>(t);
 
-async function attempt(
+const attempt = (
   t: TestApp,
-  method: 'qr' | 'jsapi' | 'h5' | 'app',
+  method: WechatMethod,
   extra: Record<string, unknown> = {},
   amount = 8880,
-) {
-  const order = await t.http
-    .post('/api/orders')
-    .set(t.merchant)
-    .send({ merchantOrderNo: uniqueNo('W2'), amount, subject: 'Oolong tea' })
-    .expect(201);
-  const payment = await t.http
-    .post(`/api/orders/${order.body.id}/payments`)
-    .set(t.merchant)
-    .send({ channel: 'wechat', method, ...extra })
-    .expect(201);
-  return {
-    order: order.body as { id: string },
-    payment: payment.body as { id: string; outTradeNo: string; action: Record<string, unknown> },
-  };
-}
-
-const control = (t: TestApp, outTradeNo: string, action: string, body: object = {}) =>
-  t.http.post(`/sandbox/wechat/control/trades/${outTradeNo}/${action}`).send(body);
+) => orderWithWechatAttempt(t, method, extra, amount, { prefix: 'W2', subject: 'Oolong tea' });
 
 const inbox = async (t: TestApp, outTradeNo: string) =>
-  (
-    (await t.dataSource.query(
-      "SELECT outcome FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ? ORDER BY received_at",
-      [outTradeNo],
-    )) as { outcome: string }[]
-  ).map((r) => r.outcome);
-
-const eventTypes = async (t: TestApp, orderId: string) =>
-  (
-    (await t.dataSource.query(
-      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at, id',
-      [orderId],
-    )) as { type: string }[]
-  ).map((e) => e.type);
+  (await wechatInbox(t, outTradeNo)).map((r) => r.outcome);
 
 const SUCCESS_REPLY =
   '<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>';

@@ -6,14 +6,18 @@ import {
   createVerify,
   randomBytes,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
 import { AutoRefundsJob } from '../src/jobs/auto-refunds.job';
 import { SyncPendingPaymentsJob } from '../src/jobs/sync-pending-payments.job';
 import { SyncPendingRefundsJob } from '../src/jobs/sync-pending-refunds.job';
 import { countRows, eventually, orderStatus } from './support/alipay-sandbox';
-import { TestApp, startApp, uniqueNo } from './support/test-app';
+import { TestApp, eventTypes, startApp, uniqueNo } from './support/test-app';
+import {
+  orderWithWechatAttempt as wechatAttempt,
+  wechatControl as control,
+  wechatInbox as inbox,
+  wechatSandboxKeys,
+} from './support/wechat-sandbox';
 
 const FAST = { SANDBOX_TIME_SCALE: '0.0005' };
 
@@ -92,47 +96,7 @@ const paidResource = (keys: WechatKeys, outTradeNo: string, total: number) => ({
   amount: { total, payer_total: total, currency: 'CNY', payer_currency: 'CNY' },
 });
 
-const keysOf = (t: TestApp): WechatKeys =>
-  JSON.parse(readFileSync(join(t.dataDir, 'sandbox', 'wechat-keys.json'), 'utf8')) as WechatKeys;
-
-async function wechatAttempt(
-  t: TestApp,
-  method: 'qr' | 'jsapi' | 'h5' | 'app',
-  extra: Record<string, unknown> = {},
-  amount = 8880,
-) {
-  const order = await t.http
-    .post('/api/orders')
-    .set(t.merchant)
-    .send({ merchantOrderNo: uniqueNo('WX'), amount, subject: 'Green tea' })
-    .expect(201);
-  const payment = await t.http
-    .post(`/api/orders/${order.body.id}/payments`)
-    .set(t.merchant)
-    .send({ channel: 'wechat', method, ...extra })
-    .expect(201);
-  return {
-    order: order.body as { id: string },
-    payment: payment.body as { id: string; outTradeNo: string; action: Record<string, unknown> },
-  };
-}
-
-const control = (t: TestApp, outTradeNo: string, action: string, body: object = {}) =>
-  t.http.post(`/sandbox/wechat/control/trades/${outTradeNo}/${action}`).send(body);
-
-const inbox = (t: TestApp, outTradeNo: string) =>
-  t.dataSource.query(
-    "SELECT outcome FROM channel_notifications WHERE channel = 'wechat' AND out_trade_no = ? ORDER BY received_at",
-    [outTradeNo],
-  ) as Promise<{ outcome: string }[]>;
-
-const eventTypes = async (t: TestApp, orderId: string) =>
-  (
-    (await t.dataSource.query(
-      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at, id',
-      [orderId],
-    )) as { type: string }[]
-  ).map((e) => e.type);
+const keysOf = (t: TestApp) => wechatSandboxKeys<WechatKeys>(t);
 
 describe('WeChat Pay v3 end to end over the sandbox (e2e)', () => {
   let t: TestApp;

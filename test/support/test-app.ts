@@ -101,3 +101,12 @@ export const orderInput = (overrides: Record<string, unknown> = {}): Record<stri
   subject: 'Blue mug',
   ...overrides,
 });
+
+/** The webhook event types written for an order, in the order they were written. */
+export const eventTypes = async (t: TestApp, orderId: string): Promise<string[]> =>
+  (
+    (await t.dataSource.query(
+      'SELECT type FROM webhook_events WHERE order_id = ? ORDER BY created_at, id',
+      [orderId],
+    )) as { type: string }[]
+  ).map((e) => e.type);
