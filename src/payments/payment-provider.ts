@@ -114,13 +114,43 @@ export interface RawReply {
   body: string;
 }
 
+/**
+ * One row of a channel's daily bill, in paygate's terms (reconciliation). A
+ * provider yields a row per payment it booked that day and a row per refund.
+ */
 export interface BillRow {
   kind: 'payment' | 'refund';
   outTradeNo: string;
+  /** Refunds: paygate's out_refund_no (Alipay's 退款批次号/请求号, WeChat's 商户退款单号). */
   outRefundNo?: string;
   channelTradeNo?: string;
+  channelRefundNo?: string;
+  /** fen, positive: the trade's total for a payment, this refund's amount for a refund. */
   amount: number;
+  /** The channel's fee for the row, yuan as the bill writes it (WeChat: five decimals); recorded, never compared. */
+  fee?: string;
+  /** The channel's own word for the row ('交易', '退款', 'SUCCESS', 'REFUND', …), kept for the report. */
+  channelStatus: string;
+  /** When the channel completed it. */
   at?: Date;
+}
+
+/**
+ * Why a day's bill cannot be read: `not_ready` (asked too early, try again later),
+ * `corrupt` (the download failed its integrity check, was truncated or does not
+ * parse), `unavailable` (the channel could not be reached or refused the call).
+ * A provider checks the whole download before it yields the first row, so a
+ * corrupt bill never yields part of itself.
+ */
+export class BillError extends Error {
+  constructor(
+    readonly channel: Channel,
+    readonly reason: 'not_ready' | 'corrupt' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BillError';
+  }
 }
 
 /**
@@ -154,7 +184,12 @@ export interface PaymentProvider {
   /** Throws NotificationRejected when the signature or the app/merchant identity does not check out. */
   verifyNotification(n: RawNotification): Promise<VerifiedNotification>;
   acknowledge(outcome: ReplyOutcome): RawReply;
-  downloadBill(date: string, kind: 'trade' | 'refund'): AsyncIterable<BillRow>;
+  /**
+   * The bill of one Beijing day (`YYYY-MM-DD`): every payment and refund the
+   * channel booked that day. A day without trades yields nothing; failures are
+   * BillError.
+   */
+  downloadBill(date: string): AsyncIterable<BillRow>;
 }
 
 /** Injection token under which every channel provider is registered (multi-provider). */

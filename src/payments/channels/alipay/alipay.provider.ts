@@ -196,7 +196,7 @@ export class AlipayProvider implements PaymentProvider {
 
   /** Not built yet: parsing the bill (a zip of GBK CSV) belongs to reconciliation. */
   // eslint-disable-next-line require-yield
-  async *downloadBill(_date: string, _kind: 'trade' | 'refund'): AsyncIterable<BillRow> {
+  async *downloadBill(_date: string): AsyncIterable<BillRow> {
     throw new ChannelCallError(
       'alipay',
       'error',

@@ -269,7 +269,7 @@ export class WechatV2Provider implements PaymentProvider {
 
   /** Not built yet: the v2 bill (/pay/downloadbill) belongs to reconciliation. */
   // eslint-disable-next-line require-yield
-  async *downloadBill(_date: string, _kind: 'trade' | 'refund'): AsyncIterable<BillRow> {
+  async *downloadBill(_date: string): AsyncIterable<BillRow> {
     throw new ChannelCallError('wechat', 'error', 'WeChat Pay v2 bill parsing is not built yet');
   }
 

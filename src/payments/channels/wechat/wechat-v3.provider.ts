@@ -252,7 +252,7 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
 
   /** Not built yet: the v3 trade bill (GET /v3/bill/tradebill) belongs to reconciliation. */
   // eslint-disable-next-line require-yield
-  async *downloadBill(_date: string, _kind: 'trade' | 'refund'): AsyncIterable<BillRow> {
+  async *downloadBill(_date: string): AsyncIterable<BillRow> {
     throw new ChannelCallError('wechat', 'error', 'WeChat Pay bill parsing is not built yet');
   }
 
