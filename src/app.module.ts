@@ -11,6 +11,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { OrdersModule } from './orders/orders.module';
 import { PaymentsModule } from './payments/payments.module';
+import { ReconciliationModule } from './reconciliation/reconciliation.module';
 import { RefundsModule } from './refunds/refunds.module';
 import { sandboxModules } from './sandbox/sandbox.modules';
 import { WebhooksModule } from './webhooks/webhooks.module';
@@ -34,6 +35,7 @@ export class AppModule implements NestModule {
         PaymentsModule,
         RefundsModule,
         NotificationsModule,
+        ReconciliationModule,
         AdminModule,
         AuthModule,
         JobsModule,

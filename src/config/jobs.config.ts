@@ -1,7 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { hostname } from 'node:os';
 import { randomAlphanumeric } from '../common/ids/ids';
-import { EnvReader } from './env';
+import { ConfigError, EnvReader } from './env';
 
 export interface JobsConfig {
   /** False turns every scheduled job off on this instance (API-only instances, some tests). */
@@ -11,6 +11,20 @@ export interface JobsConfig {
   /** How often the poll loops run, in milliseconds. */
   pollIntervalMs: number;
   batchSize: number;
+  /** The daily reconciliation (RECONCILE_ENABLED) and when it runs, minutes after midnight Beijing time (RECONCILE_AT). */
+  reconcile: { enabled: boolean; atMinute: number };
+}
+
+/** `HH:MM`, 24-hour, → minutes after midnight. */
+function clockTime(e: EnvReader, name: string, fallback: string): number {
+  const raw = e.string(name, fallback);
+  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(raw);
+  if (!match)
+    throw new ConfigError(
+      name,
+      `must be HH:MM (24-hour, Beijing time), got ${JSON.stringify(raw)}`,
+    );
+  return Number(match[1]) * 60 + Number(match[2]);
 }
 
 export function loadJobsConfig(env: Record<string, string | undefined>): JobsConfig {
@@ -22,6 +36,10 @@ export function loadJobsConfig(env: Record<string, string | undefined>): JobsCon
       .slice(0, 64),
     pollIntervalMs: e.int('JOBS_POLL_INTERVAL_MS', 5000, 10, 3_600_000),
     batchSize: e.int('JOBS_BATCH_SIZE', 100, 1, 10_000),
+    reconcile: {
+      enabled: e.bool('RECONCILE_ENABLED', true),
+      atMinute: clockTime(e, 'RECONCILE_AT', '10:30'),
+    },
   };
 }
 

@@ -6,3 +6,10 @@
 export function sqlTime(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
+
+/** A DATETIME column as a raw query returns it (text on SQLite, a Date on mysql2) → Date, or null. */
+export function timeFromColumn(value: unknown): Date | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value;
+  return new Date(`${String(value).replace(' ', 'T')}Z`);
+}

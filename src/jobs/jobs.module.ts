@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { OrdersModule } from '../orders/orders.module';
 import { PaymentsModule } from '../payments/payments.module';
+import { ReconciliationModule } from '../reconciliation/reconciliation.module';
 import { RefundsModule } from '../refunds/refunds.module';
 import { WebhooksModule } from '../webhooks/webhooks.module';
 import { AutoRefundsJob } from './auto-refunds.job';
 import { CloseExpiredOrdersJob } from './close-expired-orders.job';
 import { CloseOtherAttemptsJob } from './close-other-attempts.job';
 import { DeliverWebhooksJob } from './deliver-webhooks.job';
+import { ReconcileJob } from './reconcile.job';
 import { SyncPendingPaymentsJob } from './sync-pending-payments.job';
 import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
 
@@ -20,7 +22,14 @@ import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
  * JobLeaseService lease (withLease) so one instance at a time does them.
  */
 @Module({
-  imports: [ScheduleModule.forRoot(), WebhooksModule, OrdersModule, PaymentsModule, RefundsModule],
+  imports: [
+    ScheduleModule.forRoot(),
+    WebhooksModule,
+    OrdersModule,
+    PaymentsModule,
+    RefundsModule,
+    ReconciliationModule,
+  ],
   providers: [
     DeliverWebhooksJob,
     CloseExpiredOrdersJob,
@@ -28,6 +37,7 @@ import { SyncPendingRefundsJob } from './sync-pending-refunds.job';
     SyncPendingPaymentsJob,
     SyncPendingRefundsJob,
     AutoRefundsJob,
+    ReconcileJob,
   ],
 })
 export class JobsModule {}

@@ -9,12 +9,13 @@ import { insertRow } from '../database/sql';
 import { MetricsService } from '../metrics/metrics.service';
 import {
   Channel,
+  ChannelPaymentState,
   NotificationRejected,
   RawNotification,
   RawReply,
   VerifiedNotification,
 } from '../payments/payment-provider';
-import { PaymentsService } from '../payments/payments.service';
+import { ApplyResult, PaymentsService } from '../payments/payments.service';
 import { ProviderRegistry } from '../payments/provider-registry';
 import { RefundsService } from '../refunds/refunds.service';
 import { ChannelNotification } from './entities/channel-notification.entity';
@@ -68,6 +69,51 @@ export class NotificationsService {
       );
       return provider.acknowledge('retry');
     }
+  }
+
+  /**
+   * A channel's answer to a query paygate made for a reason other than a
+   * missing notification (reconciliation found the trade paid on the bill),
+   * applied through the same path as a notification: one transaction with an
+   * inbox row that says where it came from (`source_ip` is the origin, the body
+   * names it), the state change and the merchant event. Applying the same
+   * origin again is a recorded duplicate that changes nothing.
+   */
+  async applyQueried(
+    channel: Channel,
+    state: ChannelPaymentState,
+    origin: { source: 'reconciliation'; ref: string },
+    now = new Date(),
+  ): Promise<ApplyResult> {
+    return this.uow.run(async (tx) => {
+      const applied = await this.payments.applyChannelState(tx, channel, state, now);
+      const row: ChannelNotification = {
+        id: newId('ntf'),
+        channel,
+        dedupeKey: `${origin.source}:${origin.ref}:${state.outTradeNo}`.slice(0, 191),
+        kind: 'payment',
+        outTradeNo: state.outTradeNo,
+        sourceIp: origin.source,
+        verified: true,
+        outcome: applied.result === 'rejected' ? `rejected:${applied.reason}` : 'processed',
+        body: {
+          source: origin.source,
+          ref: origin.ref,
+          status: state.status,
+          amount: state.amount ?? null,
+          channelTradeNo: state.channelTradeNo ?? null,
+          paidAt: state.paidAt?.toISOString() ?? null,
+        },
+        receivedAt: now,
+      };
+      if (!(await this.insertFirst(tx, row))) {
+        row.dedupeKey = `${row.dedupeKey.slice(0, 150)}#${row.id}`;
+        if (applied.result !== 'rejected') row.outcome = 'duplicate';
+        await insertRow(tx, ChannelNotification, row);
+      }
+      this.metrics.notifications.inc({ channel, outcome: row.outcome.split(':')[0] });
+      return applied;
+    });
   }
 
   private async process(

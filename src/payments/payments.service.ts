@@ -16,6 +16,8 @@ import {
   select,
   updateIfStatus,
 } from '../database/sql';
+import { KeyedTable, pageByTime, selectByKeys } from '../database/keyed-reads';
+import { timeFromColumn } from '../database/sql-time';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { OrderStatus, isPayable } from '../orders/order-state';
@@ -48,6 +50,33 @@ export interface TradeRef {
   amount: number;
   /** The attempt's order as the transaction first read it, in the same statement. */
   order: Order;
+}
+
+/** What reconciliation compares of an attempt with a channel's bill. */
+export interface BookedPayment {
+  id: string;
+  outTradeNo: string;
+  status: PaymentStatus;
+  amount: number;
+  paidAt: Date | null;
+  channelTradeNo: string | null;
+}
+
+const BOOKED: KeyedTable = {
+  table: 'payments',
+  columns: 'id, out_trade_no, status, amount, paid_at, channel_trade_no',
+  channelColumn: 'channel',
+};
+
+function bookedPayment(row: Record<string, unknown>): BookedPayment {
+  return {
+    id: row.id as string,
+    outTradeNo: row.out_trade_no as string,
+    status: row.status as PaymentStatus,
+    amount: fenFromColumn(row.amount),
+    paidAt: timeFromColumn(row.paid_at),
+    channelTradeNo: (row.channel_trade_no as string | null) ?? null,
+  };
 }
 
 /** Back-off between status queries of an attempt that has not been notified (minutes). */
@@ -418,6 +447,40 @@ export class PaymentsService {
       nextQueryAt: next < last ? next : now < last ? last : null,
       updatedAt: now,
     };
+  }
+
+  /** The attempts on `channel` under these out_trade_nos (a bill's batch), as reconciliation compares them. */
+  async findBooked(channel: Channel, outTradeNos: readonly string[]): Promise<BookedPayment[]> {
+    const rows = await selectByKeys(
+      this.dataSource.manager,
+      BOOKED,
+      'out_trade_no',
+      channel,
+      outTradeNos,
+    );
+    return rows.map(bookedPayment);
+  }
+
+  /**
+   * Succeeded attempts on `channel` paid in [from, to), `limit` at a time after
+   * `after`: how reconciliation reads a day of payments without holding it in memory.
+   */
+  async pageSucceeded(
+    channel: Channel,
+    from: Date,
+    to: Date,
+    after: BookedPayment | null,
+    limit: number,
+  ): Promise<BookedPayment[]> {
+    const rows = await pageByTime(
+      this.dataSource.manager,
+      BOOKED,
+      'paid_at',
+      { channel, status: PaymentStatus.SUCCEEDED, from, to },
+      after?.paidAt ? { at: after.paidAt, id: after.id } : null,
+      limit,
+    );
+    return rows.map(bookedPayment);
   }
 
   listForOrder(orderId: string): Promise<Payment[]> {

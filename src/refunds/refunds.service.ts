@@ -6,7 +6,9 @@ import { newChannelNo, newId } from '../common/ids/ids';
 import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
 import { execute, findById, insertRow, updateIfStatus } from '../database/sql';
-import { sqlTime } from '../database/sql-time';
+import { KeyedTable, pageByTime, selectByKeys } from '../database/keyed-reads';
+import { sqlTime, timeFromColumn } from '../database/sql-time';
+import { fenFromColumn } from '../common/money/money';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
 import { REFUNDABLE_STATUSES } from '../orders/order-state';
@@ -49,6 +51,35 @@ export interface CreateRefundResult {
  * mark PaymentsService leaves on the payment in the transaction that found it;
  * they take no reservation and never count towards the order's refundedAmount.
  */
+/** What reconciliation compares of a refund with a channel's bill. */
+export interface BookedRefund {
+  id: string;
+  outRefundNo: string;
+  outTradeNo: string;
+  status: RefundStatus;
+  amount: number;
+  succeededAt: Date | null;
+  channelRefundNo: string | null;
+}
+
+const BOOKED: KeyedTable = {
+  table: 'refunds',
+  columns: 'id, out_refund_no, out_trade_no, status, amount, succeeded_at, channel_refund_no',
+  channelColumn: 'channel',
+};
+
+function bookedRefund(row: Record<string, unknown>): BookedRefund {
+  return {
+    id: row.id as string,
+    outRefundNo: row.out_refund_no as string,
+    outTradeNo: row.out_trade_no as string,
+    status: row.status as RefundStatus,
+    amount: fenFromColumn(row.amount),
+    succeededAt: timeFromColumn(row.succeeded_at),
+    channelRefundNo: (row.channel_refund_no as string | null) ?? null,
+  };
+}
+
 @Injectable()
 export class RefundsService {
   private readonly logger = new Logger(RefundsService.name);
@@ -396,6 +427,51 @@ export class RefundsService {
       refund.id,
       RefundStatus.PENDING,
     ]);
+  }
+
+  /**
+   * Reconciliation found this refund done on the channel's bill while we hold
+   * it PENDING: ask the channel now instead of at the next back-off step, and
+   * settle it as the sync job would. Returns the refund as it now is.
+   */
+  async recheck(refundId: string, now = new Date()): Promise<Refund> {
+    const refund = await this.get(refundId);
+    if (refund.status !== RefundStatus.PENDING) return refund;
+    const state = await this.providers
+      .get(refund.channel)
+      .queryRefund({ outTradeNo: refund.outTradeNo, outRefundNo: refund.outRefundNo });
+    return this.apply(refund, state, now);
+  }
+
+  /** The refunds on `channel` under these out_refund_nos (a bill's batch), as reconciliation compares them. */
+  async findBooked(channel: Channel, outRefundNos: readonly string[]): Promise<BookedRefund[]> {
+    const rows = await selectByKeys(
+      this.dataSource.manager,
+      BOOKED,
+      'out_refund_no',
+      channel,
+      outRefundNos,
+    );
+    return rows.map(bookedRefund);
+  }
+
+  /** Succeeded refunds on `channel` settled in [from, to), `limit` at a time after `after`. */
+  async pageSucceeded(
+    channel: Channel,
+    from: Date,
+    to: Date,
+    after: BookedRefund | null,
+    limit: number,
+  ): Promise<BookedRefund[]> {
+    const rows = await pageByTime(
+      this.dataSource.manager,
+      BOOKED,
+      'succeeded_at',
+      { channel, status: RefundStatus.SUCCEEDED, from, to },
+      after?.succeededAt ? { at: after.succeededAt, id: after.id } : null,
+      limit,
+    );
+    return rows.map(bookedRefund);
   }
 
   // ---- reading --------------------------------------------------------------------------

@@ -38,6 +38,10 @@ const EXAMPLE_MESSAGES: Partial<Record<ErrorCode, string>> = {
   ORDER_NOT_FOUND: 'order "ord_7QbXk2MZf0N3rVt9Lw1sYcAa" not found',
   REFUND_NOT_FOUND: 'refund "ref_9Lm2QxT0bV4kZp7sN1cW8rYa" not found',
   WEBHOOK_DELIVERY_NOT_FOUND: 'webhook delivery "whd_8bXq2NwL4pR0sTk3Zv9mYc1A" not found',
+  RECONCILIATION_NOT_FOUND: 'reconciliation run "rec_5hQm2XbT9kLw0Zp3Nv7cR1sY" not found',
+  DISCREPANCY_NOT_FOUND: 'discrepancy "dsc_2Lw9Tq0bXk4mZp7sN1cV8rYa" not found',
+  DISCREPANCY_RESOLVED:
+    'discrepancy "dsc_2Lw9Tq0bXk4mZp7sN1cV8rYa" was resolved at 2024-01-02T03:04:05.000Z',
   ORDER_CONFLICT: 'merchantOrderNo "SO-1001" already exists with a different amount or subject',
   ORDER_NOT_PAYABLE: 'order ord_7QbXk2MZf0N3rVt9Lw1sYcAa is CLOSED and cannot be paid',
   ORDER_NOT_CLOSABLE: 'order ord_7QbXk2MZf0N3rVt9Lw1sYcAa is PAID and cannot be closed',

@@ -44,7 +44,7 @@ export function newChannelNo(now = new Date()): string {
 
 export const CHANNEL_NO_PATTERN = /^[0-9A-Za-z]{1,32}$/;
 
-export type IdPrefix = 'ord' | 'pay' | 'ref' | 'evt' | 'whd' | 'ntf' | 'rec';
+export type IdPrefix = 'ord' | 'pay' | 'ref' | 'evt' | 'whd' | 'ntf' | 'rec' | 'dsc';
 
 /** Public ids: a type prefix and 24 random characters (~143 bits), e.g. ord_4fK…. */
 export function newId(prefix: IdPrefix): string {

@@ -1,4 +1,11 @@
-import { MAX_AMOUNT_FEN, MoneyFormatError, fenFromColumn, fenToYuan, yuanToFen } from './money';
+import {
+  MAX_AMOUNT_FEN,
+  MoneyFormatError,
+  YuanTotal,
+  fenFromColumn,
+  fenToYuan,
+  yuanToFen,
+} from './money';
 
 describe('money', () => {
   it.each([
@@ -65,5 +72,20 @@ describe('money', () => {
     expect(fenFromColumn(null)).toBeNull();
     expect(() => fenFromColumn('9007199254740993')).toThrow(RangeError);
     expect(() => fenFromColumn('abc')).toThrow(RangeError);
+  });
+});
+
+describe('YuanTotal', () => {
+  it('sums fees exactly, with up to five decimals and negative amounts', () => {
+    const t = new YuanTotal();
+    for (const fee of ['0.01000', '0.00600', '1.2', '-0.30', '0.1']) expect(t.add(fee)).toBe(true);
+    expect(t.toString()).toBe('1.016');
+    expect(new YuanTotal().toString()).toBe('0.00');
+  });
+
+  it('refuses what is not a decimal amount', () => {
+    const t = new YuanTotal();
+    for (const bad of ['', 'abc', '1e3', '0.000001', '1.2.3']) expect(t.add(bad)).toBe(false);
+    expect(t.toString()).toBe('0.00');
   });
 });

@@ -55,3 +55,31 @@ export function fenFromColumn(value: unknown): number {
   }
   return n;
 }
+
+const FEE_PATTERN = /^(-)?(\d{1,16})(?:\.(\d{1,5}))?$/;
+
+/**
+ * An exact running total of yuan strings with up to five decimals (WeChat Pay
+ * writes fees as "0.01000"), kept in 1/100000 yuan as a bigint. `add` refuses,
+ * and reports false for, anything else.
+ */
+export class YuanTotal {
+  private total = 0n;
+
+  add(yuan: string): boolean {
+    const match = FEE_PATTERN.exec(yuan.trim());
+    if (!match) return false;
+    const units = BigInt(match[2]) * 100000n + BigInt((match[3] ?? '').padEnd(5, '0'));
+    this.total += match[1] ? -units : units;
+    return true;
+  }
+
+  /** "12.34", or "0.00012" when the sub-fen digits matter. */
+  toString(): string {
+    const negative = this.total < 0n;
+    const abs = negative ? -this.total : this.total;
+    const digits = abs.toString().padStart(6, '0');
+    const decimals = digits.slice(-5).replace(/0{1,3}$/, '');
+    return `${negative ? '-' : ''}${digits.slice(0, -5)}.${decimals}`;
+  }
+}

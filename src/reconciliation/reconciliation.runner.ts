@@ -1,0 +1,480 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ConfigType } from '@nestjs/config';
+import { YuanTotal } from '../common/money/money';
+import { jobsConfig } from '../config/jobs.config';
+import { NotificationsService } from '../notifications/notifications.service';
+import { PaymentStatus } from '../payments/entities/payment.entity';
+import { BillError, BillRow, Channel } from '../payments/payment-provider';
+import { BookedPayment, PaymentsService } from '../payments/payments.service';
+import { ProviderRegistry } from '../payments/provider-registry';
+import { RefundStatus } from '../refunds/refund-state';
+import { BookedRefund, RefundsService } from '../refunds/refunds.service';
+import { addDays, beijingDate, beijingDayRange } from './beijing-day';
+import { DiscrepancyType } from './entities/reconciliation-discrepancy.entity';
+import { ReconciliationRun, RunErrorReason } from './entities/reconciliation-run.entity';
+import {
+  BillRowKind,
+  FoundDiscrepancy,
+  ReconciliationStore,
+  RunCounts,
+} from './reconciliation.store';
+
+/** Bill rows compared per batch: one lookup per kind and one transaction each. */
+const BATCH = 1000;
+/** How often a running run says it is alive. */
+const HEARTBEAT_MS = 20_000;
+/** Days of bill keys kept after a run (a neighbouring day's run looks at them). */
+const KEEP_BILL_ROWS_DAYS = 7;
+
+interface Day {
+  date: string;
+  from: Date;
+  to: Date;
+}
+
+class Tally implements RunCounts {
+  channelRows = 0;
+  localRows = 0;
+  matched = 0;
+  discrepancies = 0;
+  healed = 0;
+  private readonly fees = new YuanTotal();
+  unreadableFees = 0;
+
+  fee(row: BillRow): void {
+    if (row.fee !== undefined && row.fee !== '' && !this.fees.add(row.fee)) this.unreadableFees++;
+  }
+
+  get feeTotal(): string {
+    return this.fees.toString();
+  }
+}
+
+/** The run was stopped from outside (shutdown, or another instance took it over). */
+class RunStopped extends Error {}
+
+/**
+ * Carries out one reconciliation run: streams the channel's bill in batches,
+ * compares each batch with our payments and refunds by key, then reads our
+ * succeeded payments and refunds of the day in pages to find those the bill
+ * lacks, and finally heals what the channel proves (a payment the bill has as
+ * paid that we hold as unpaid) through the notification path. Memory holds a
+ * batch at a time, whatever the size of the bill or the day.
+ */
+@Injectable()
+export class ReconciliationRunner {
+  private readonly logger = new Logger('Reconciliation');
+
+  constructor(
+    private readonly store: ReconciliationStore,
+    private readonly providers: ProviderRegistry,
+    private readonly payments: PaymentsService,
+    private readonly refunds: RefundsService,
+    private readonly notifications: NotificationsService,
+    @Inject(jobsConfig.KEY) private readonly jobs: ConfigType<typeof jobsConfig>,
+  ) {}
+
+  /**
+   * Runs `run` (RUNNING, owned by this instance) to COMPLETED or FAILED; never
+   * throws. A daily run that fails is tried again 30 minutes after `now` (the
+   * scheduler's clock), while the day after the bill's lasts.
+   */
+  async execute(run: ReconciliationRun, signal?: AbortSignal, now = new Date()): Promise<void> {
+    const started = Date.now();
+    const day: Day = { date: run.billDate, ...beijingDayRange(run.billDate) };
+    const tally = new Tally();
+    let alive = true;
+    const heartbeat = setInterval(() => {
+      this.store
+        .renewLease(run, new Date())
+        .then((held) => {
+          if (!held) alive = false;
+        })
+        .catch((error: Error) =>
+          this.logger.warn(`run ${run.id}: lease not renewed: ${error.message}`),
+        );
+    }, HEARTBEAT_MS);
+    heartbeat.unref();
+    const check = (): void => {
+      if (signal?.aborted) throw new RunStopped('paygate is shutting down');
+      if (!alive) throw new RunStopped('another instance took the run over');
+    };
+    try {
+      await this.compareBill(run, day, tally, check);
+      await this.findMissingRemote(run, day, tally, check);
+      await this.heal(run, tally);
+      const now = new Date();
+      if (!(await this.store.complete(run, tally, now))) {
+        this.logger.warn(
+          `run ${run.id} finished, but it was no longer this instance's to complete`,
+        );
+        return;
+      }
+      await this.store
+        .pruneBillRows(run, addDays(run.billDate, -KEEP_BILL_ROWS_DAYS))
+        .catch((error: Error) =>
+          this.logger.warn(`run ${run.id}: old bill keys not pruned: ${error.message}`),
+        );
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const summary =
+        `${run.channel} ${run.billDate} reconciled in ${seconds} s: ${tally.channelRows} bill rows, ` +
+        `${tally.localRows} of ours, ${tally.matched} matched, ${tally.discrepancies} discrepancies (${tally.healed} healed)`;
+      if (tally.unreadableFees > 0)
+        this.logger.warn(
+          `run ${run.id}: ${tally.unreadableFees} fees on the bill were not amounts; left out of fee_total`,
+        );
+      if (tally.discrepancies > tally.healed) this.logger.warn(`${summary}; run ${run.id}`);
+      else this.logger.log(`${summary}; run ${run.id}`);
+    } catch (error) {
+      await this.failed(run, error, now);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  // ---- 1. the bill against our books, batch by batch -------------------------------------
+
+  private async compareBill(
+    run: ReconciliationRun,
+    day: Day,
+    tally: Tally,
+    check: () => void,
+  ): Promise<void> {
+    const provider = this.providers.get(run.channel);
+    let batch: BillRow[] = [];
+    // One batch is written while the next is read from the bill.
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      for await (const row of provider.downloadBill(run.billDate)) {
+        batch.push(row);
+        if (batch.length < BATCH) continue;
+        await writing;
+        check();
+        writing = this.compareBatch(run, day, batch, tally);
+        batch = [];
+      }
+      await writing;
+      if (batch.length > 0) await this.compareBatch(run, day, batch, tally);
+    } finally {
+      // Nothing of this run may still be writing when a failure removes what it wrote.
+      await writing.catch(() => undefined);
+    }
+  }
+
+  private async compareBatch(
+    run: ReconciliationRun,
+    day: Day,
+    rows: BillRow[],
+    tally: Tally,
+  ): Promise<void> {
+    const paymentRows = rows.filter((r) => r.kind === 'payment');
+    const refundRows = rows.filter((r) => r.kind === 'refund');
+    const [payments, refunds] = await Promise.all([
+      this.payments.findBooked(
+        run.channel,
+        paymentRows.map((r) => r.outTradeNo),
+      ),
+      this.refunds.findBooked(
+        run.channel,
+        refundRows.flatMap((r) => (r.outRefundNo ? [r.outRefundNo] : [])),
+      ),
+    ]);
+    const paymentByKey = new Map(payments.map((p) => [p.outTradeNo, p]));
+    const refundByKey = new Map(refunds.map((r) => [r.outRefundNo, r]));
+    const keys: { kind: BillRowKind; key: string }[] = [];
+    const found: FoundDiscrepancy[] = [];
+    const elsewhere: { kind: 'payment' | 'refund'; key: string }[] = [];
+
+    for (const row of rows) {
+      tally.channelRows++;
+      tally.fee(row);
+      if (row.kind === 'payment') {
+        const local = paymentByKey.get(row.outTradeNo);
+        const d = comparePayment(row, local);
+        if (local) {
+          keys.push({ kind: 'P', key: local.outTradeNo });
+          if (!d && local.paidAt && !within(local.paidAt, day))
+            elsewhere.push({ kind: 'payment', key: local.outTradeNo });
+        }
+        if (d) found.push(d);
+        else tally.matched++;
+      } else {
+        const local = row.outRefundNo ? refundByKey.get(row.outRefundNo) : undefined;
+        const d = compareRefund(row, local);
+        if (local) {
+          keys.push({ kind: 'R', key: local.outRefundNo });
+          if (!d && local.succeededAt && !within(local.succeededAt, day))
+            elsewhere.push({ kind: 'refund', key: local.outRefundNo });
+        }
+        if (d) found.push(d);
+        else tally.matched++;
+      }
+    }
+    tally.discrepancies += found.length;
+    await this.store.recordBatch(run, keys, found, elsewhere, new Date());
+  }
+
+  // ---- 2. ours that the bill lacks --------------------------------------------------------
+
+  /**
+   * Our succeeded payments and refunds of the day, page by page, looked up among
+   * the bill keys of this run and of the neighbouring days' latest runs (a trade
+   * paid at 23:59:59 may be on the next day's bill, or the day before's).
+   */
+  private async findMissingRemote(
+    run: ReconciliationRun,
+    day: Day,
+    tally: Tally,
+    check: () => void,
+  ): Promise<void> {
+    const neighbours = await this.store.completedRunIds(run.channel, [
+      addDays(day.date, -1),
+      addDays(day.date, 1),
+    ]);
+    const runIds = [run.id, ...neighbours];
+
+    let afterPayment: BookedPayment | null = null;
+    for (;;) {
+      check();
+      const page = await this.payments.pageSucceeded(
+        run.channel,
+        day.from,
+        day.to,
+        afterPayment,
+        BATCH,
+      );
+      if (page.length === 0) break;
+      tally.localRows += page.length;
+      const present = await this.store.billKeysPresent(
+        runIds,
+        'P',
+        page.map((p) => p.outTradeNo),
+      );
+      const missing = page.filter((p) => !present.has(p.outTradeNo)).map(missingPayment);
+      tally.discrepancies += missing.length;
+      await this.store.recordDiscrepancies(run, missing, new Date());
+      afterPayment = page[page.length - 1];
+      if (page.length < BATCH) break;
+    }
+
+    let afterRefund: BookedRefund | null = null;
+    for (;;) {
+      check();
+      const page = await this.refunds.pageSucceeded(
+        run.channel,
+        day.from,
+        day.to,
+        afterRefund,
+        BATCH,
+      );
+      if (page.length === 0) break;
+      tally.localRows += page.length;
+      const present = await this.store.billKeysPresent(
+        runIds,
+        'R',
+        page.map((r) => r.outRefundNo),
+      );
+      const missing = page.filter((r) => !present.has(r.outRefundNo)).map(missingRefund);
+      tally.discrepancies += missing.length;
+      await this.store.recordDiscrepancies(run, missing, new Date());
+      afterRefund = page[page.length - 1];
+      if (page.length < BATCH) break;
+    }
+  }
+
+  // ---- 3. what the channel proves ----------------------------------------------------------
+
+  /**
+   * STATUS_MISMATCH: the bill has it done, we do not. A payment is queried and
+   * the answer applied as a notification would be (order.paid webhook, an inbox
+   * row that names the run); a PENDING refund is asked about at once. Whatever
+   * the channel does not confirm stays for a person.
+   */
+  private async heal(run: ReconciliationRun, tally: Tally): Promise<void> {
+    const provider = this.providers.get(run.channel);
+    let afterId = '';
+    for (;;) {
+      const page = await this.store.unhealed(run.id, afterId, 100);
+      if (page.length === 0) return;
+      for (const d of page) {
+        afterId = d.id;
+        try {
+          const note =
+            d.kind === 'payment'
+              ? await this.healPayment(run, d.outTradeNo!)
+              : await this.healRefund(run.channel, d.outRefundNo!);
+          if (note) {
+            await this.store.markHealed(d.id, note, new Date());
+            tally.healed++;
+          }
+        } catch (error) {
+          this.logger.warn(
+            `run ${run.id}: ${d.kind} ${d.outRefundNo ?? d.outTradeNo} not healed (${provider.channel} query failed): ${(error as Error).message}`,
+          );
+        }
+      }
+    }
+  }
+
+  private async healPayment(run: ReconciliationRun, outTradeNo: string): Promise<string | null> {
+    const state = await this.providers.get(run.channel).queryPayment(outTradeNo);
+    if (state.status !== 'PAID') {
+      this.logger.error(
+        `run ${run.id}: ${outTradeNo} is paid on the ${run.channel} bill but the channel's query says ${state.status}; a person must look`,
+      );
+      return null;
+    }
+    const applied = await this.notifications.applyQueried(run.channel, state, {
+      source: 'reconciliation',
+      ref: run.id,
+    });
+    if (applied.result === 'rejected') {
+      this.logger.error(
+        `run ${run.id}: ${outTradeNo} paid on the channel, not applied: ${applied.reason}`,
+      );
+      return null;
+    }
+    const [now] = await this.payments.findBooked(run.channel, [outTradeNo]);
+    if (now?.status !== PaymentStatus.SUCCEEDED) return null;
+    this.logger.warn(
+      `run ${run.id}: ${outTradeNo} was paid on ${run.channel} and unpaid here; applied (${applied.result})`,
+    );
+    return `healed: the ${run.channel} query confirmed the payment; applied through the notification path (${applied.result})`;
+  }
+
+  private async healRefund(channel: Channel, outRefundNo: string): Promise<string | null> {
+    const [local] = await this.refunds.findBooked(channel, [outRefundNo]);
+    if (!local || local.status !== RefundStatus.PENDING) return null;
+    const refund = await this.refunds.recheck(local.id);
+    if (refund.status !== RefundStatus.SUCCEEDED) return null;
+    return `healed: the ${channel} refund query confirmed the refund`;
+  }
+
+  // ---- failures ------------------------------------------------------------------------------
+
+  private async failed(run: ReconciliationRun, error: unknown, startedAt: Date): Promise<void> {
+    const reason: RunErrorReason =
+      error instanceof BillError
+        ? error.reason
+        : error instanceof RunStopped
+          ? 'abandoned'
+          : 'error';
+    const message =
+      error instanceof BillError
+        ? `${error.reason === 'not_ready' ? 'the bill is not ready yet' : error.reason === 'corrupt' ? 'the bill is corrupt' : 'the channel could not give the bill'}: ${error.message}`
+        : `${(error as Error)?.message ?? String(error)}`;
+    const retryAt = run.scheduleKey ? retryTime(run.billDate, startedAt) : null;
+    try {
+      await this.store.fail(run, reason, message, retryAt, new Date());
+    } catch (dbError) {
+      this.logger.error(
+        `run ${run.id} failed and could not be marked FAILED: ${(dbError as Error).message}`,
+      );
+    }
+    const next = retryAt ? `; the daily job tries again at ${retryAt.toISOString()}` : '';
+    const log = `${run.channel} ${run.billDate} reconciliation failed (run ${run.id}, ${reason}): ${message}${next}`;
+    if (reason === 'not_ready' || reason === 'abandoned') this.logger.warn(log);
+    else this.logger.error(log);
+  }
+
+  /** This instance, as it signs the runs it holds. */
+  get owner(): string {
+    return this.jobs.instanceId;
+  }
+}
+
+/** Daily runs are tried again every 30 minutes until the Beijing day after the bill's ends. */
+export const RETRY_MS = 30 * 60_000;
+
+function retryTime(billDate: string, now: Date): Date | null {
+  const next = new Date(now.getTime() + RETRY_MS);
+  return beijingDate(next) <= addDays(billDate, 1) ? next : null;
+}
+
+function within(at: Date, day: Day): boolean {
+  return at >= day.from && at < day.to;
+}
+
+function comparePayment(row: BillRow, local: BookedPayment | undefined): FoundDiscrepancy | null {
+  const base = {
+    kind: 'payment' as const,
+    outTradeNo: row.outTradeNo,
+    outRefundNo: null,
+    channelTradeNo: row.channelTradeNo ?? local?.channelTradeNo ?? null,
+    channelAmount: row.amount,
+    channelStatus: row.channelStatus.slice(0, 32),
+  };
+  if (!local)
+    return { ...base, type: DiscrepancyType.MISSING_LOCAL, localAmount: null, localStatus: null };
+  if (local.amount !== row.amount)
+    return {
+      ...base,
+      type: DiscrepancyType.AMOUNT_MISMATCH,
+      localAmount: local.amount,
+      localStatus: local.status,
+    };
+  if (local.status !== PaymentStatus.SUCCEEDED)
+    return {
+      ...base,
+      type: DiscrepancyType.STATUS_MISMATCH,
+      localAmount: local.amount,
+      localStatus: local.status,
+    };
+  return null;
+}
+
+function compareRefund(row: BillRow, local: BookedRefund | undefined): FoundDiscrepancy | null {
+  const base = {
+    kind: 'refund' as const,
+    outTradeNo: row.outTradeNo,
+    outRefundNo: row.outRefundNo ?? null,
+    channelTradeNo: row.channelTradeNo ?? null,
+    channelAmount: row.amount,
+    channelStatus: row.channelStatus.slice(0, 32),
+  };
+  if (!local)
+    return { ...base, type: DiscrepancyType.MISSING_LOCAL, localAmount: null, localStatus: null };
+  if (local.amount !== row.amount)
+    return {
+      ...base,
+      type: DiscrepancyType.AMOUNT_MISMATCH,
+      localAmount: local.amount,
+      localStatus: local.status,
+    };
+  if (local.status !== RefundStatus.SUCCEEDED)
+    return {
+      ...base,
+      type: DiscrepancyType.STATUS_MISMATCH,
+      localAmount: local.amount,
+      localStatus: local.status,
+    };
+  return null;
+}
+
+function missingPayment(p: BookedPayment): FoundDiscrepancy {
+  return {
+    type: DiscrepancyType.MISSING_REMOTE,
+    kind: 'payment',
+    outTradeNo: p.outTradeNo,
+    outRefundNo: null,
+    channelTradeNo: p.channelTradeNo,
+    channelAmount: null,
+    localAmount: p.amount,
+    channelStatus: null,
+    localStatus: p.status,
+  };
+}
+
+function missingRefund(r: BookedRefund): FoundDiscrepancy {
+  return {
+    type: DiscrepancyType.MISSING_REMOTE,
+    kind: 'refund',
+    outTradeNo: r.outTradeNo,
+    outRefundNo: r.outRefundNo,
+    channelTradeNo: r.channelRefundNo,
+    channelAmount: null,
+    localAmount: r.amount,
+    channelStatus: null,
+    localStatus: r.status,
+  };
+}
