@@ -1,6 +1,7 @@
 import { ProviderRegistry } from '../src/payments/provider-registry';
 import { BillError, BillRow } from '../src/payments/payment-provider';
 import { ReconcileJob } from '../src/jobs/reconcile.job';
+import { ReconciliationService } from '../src/reconciliation/reconciliation.service';
 import { beijingDate, beijingDayRange } from '../src/reconciliation/beijing-day';
 import { sqlTime } from '../src/database/sql-time';
 import {
@@ -10,6 +11,24 @@ import {
   sandboxPay,
 } from './support/alipay-sandbox';
 import { eventTypes, startApp, TestApp } from './support/test-app';
+
+interface RunBody {
+  id: string;
+  status: string;
+  error: string | null;
+  counts: Record<'channelRows' | 'localRows' | 'matched' | 'discrepancies' | 'healed', number>;
+}
+
+interface DiscrepancyBody {
+  id: string;
+  type: string;
+  kind: string;
+  outTradeNo: string | null;
+  outRefundNo: string | null;
+  healed: boolean;
+  resolvedAt: string | null;
+  note: string | null;
+}
 
 /**
  * Reconciliation against a bill the test writes itself: the Alipay provider's
@@ -69,7 +88,7 @@ describe('reconciliation (scripted bills)', () => {
     ];
   }
 
-  async function finished(id: string): Promise<Record<string, any>> {
+  async function finished(id: string): Promise<RunBody> {
     return eventually(
       async () => {
         const res = await t.http.get(`/admin/reconciliations/${id}`).set(t.admin).expect(200);
@@ -81,7 +100,7 @@ describe('reconciliation (scripted bills)', () => {
     );
   }
 
-  async function reconcile(date = today): Promise<Record<string, any>> {
+  async function reconcile(date = today): Promise<RunBody> {
     const res = await t.http
       .post('/admin/reconciliations')
       .set(t.admin)
@@ -91,8 +110,8 @@ describe('reconciliation (scripted bills)', () => {
     return finished(res.body.id);
   }
 
-  async function discrepancies(runId: string, query = ''): Promise<Record<string, any>[]> {
-    const items: Record<string, any>[] = [];
+  async function discrepancies(runId: string, query = ''): Promise<DiscrepancyBody[]> {
+    const items: DiscrepancyBody[] = [];
     let cursor = '';
     do {
       const res = await t.http
@@ -369,6 +388,90 @@ describe('reconciliation (scripted bills)', () => {
     // Before RECONCILE_AT nothing starts.
     const before = new Date(to.getTime() + 24 * 3600_000 + 9 * 3600_000);
     expect(await job.run(before)).toBe(0);
+  });
+
+  it("a payment booked by the channel on the next day is reported once, then resolved by the next day's bill", async () => {
+    const late = await paidOrder(2500);
+    // Paid at 23:59:59.500 yesterday (Beijing) by our clock; the channel books it today.
+    const yesterday = beijingDate(new Date(Date.now() - 24 * 3600_000));
+    const lastMoment = new Date(beijingDayRange(yesterday).to.getTime() - 500);
+    await t.dataSource.query('UPDATE payments SET paid_at = ? WHERE out_trade_no = ?', [
+      sqlTime(lastMoment),
+      late.payment.outTradeNo,
+    ]);
+    bill = async function* (date) {
+      yield* (await faithfulBill(date)).filter((r) => r.outTradeNo !== late.payment.outTradeNo);
+      if (date === today)
+        yield {
+          kind: 'payment',
+          outTradeNo: late.payment.outTradeNo,
+          amount: 2500,
+          channelStatus: '交易',
+        };
+    };
+    const first = await reconcile(yesterday);
+    const reported = (await discrepancies(first.id)).filter(
+      (d) => d.outTradeNo === late.payment.outTradeNo,
+    );
+    expect(reported).toEqual([
+      expect.objectContaining({ type: 'MISSING_REMOTE', resolvedAt: null }),
+    ]);
+
+    const next = await reconcile(today);
+    expect(
+      (await discrepancies(next.id)).filter((d) => d.outTradeNo === late.payment.outTradeNo),
+    ).toEqual([]);
+    const after = await t.http
+      .get(`/admin/reconciliations/${first.id}/discrepancies?type=MISSING_REMOTE`)
+      .set(t.admin);
+    const resolved = after.body.items.find(
+      (d: DiscrepancyBody) => d.outTradeNo === late.payment.outTradeNo,
+    );
+    expect(resolved.resolvedAt).not.toBeNull();
+    expect(resolved.note).toBe(`found in the alipay bill of ${today} (run ${next.id})`);
+  });
+
+  it('two instances make one daily run per channel and day; a run left behind is handed back', async () => {
+    const other = await startApp({}, { dataDir: t.dataDir });
+    try {
+      other.app.get(ProviderRegistry).get('alipay').downloadBill = (date: string) => bill(date);
+      bill = async function* (date) {
+        await new Promise((r) => setTimeout(r, 50));
+        yield* await faithfulBill(date);
+      };
+      // A day of its own, so that the earlier tests' daily runs do not count.
+      const day = beijingDate(new Date(Date.now() - 3 * 24 * 3600_000));
+      const at = new Date(beijingDayRange(day).to.getTime() + 11 * 3600_000);
+      const services = [t, other].map((a) => a.app.get(ReconciliationService));
+      const signal = new AbortController().signal;
+      await Promise.all([...services, ...services].map((s) => s.runDaily(signal, at)));
+      const runs: { id: string; status: string }[] = await t.dataSource.query(
+        "SELECT id, status FROM reconciliation_runs WHERE channel = 'alipay' AND bill_date = ? AND schedule_key IS NOT NULL",
+        [day],
+      );
+      expect(runs).toEqual([expect.objectContaining({ status: 'COMPLETED' })]);
+
+      // An operator's run whose instance died: RUNNING with a lease long run out.
+      const stale = 'rec_STALE0000000000000000000';
+      await t.dataSource.query(
+        "INSERT INTO reconciliation_runs (id, channel, bill_date, status, attempts, owner, lease_until, channel_rows, local_rows, matched, discrepancies, healed, started_at) VALUES (?, 'alipay', ?, 'RUNNING', 1, 'gone-instance', ?, 0, 0, 0, 0, 0, ?)",
+        [
+          stale,
+          day,
+          sqlTime(new Date(Date.now() - 600_000)),
+          sqlTime(new Date(Date.now() - 900_000)),
+        ],
+      );
+      await services[1].runDaily(signal, new Date());
+      const handed = (await t.http.get(`/admin/reconciliations/${stale}`).set(t.admin).expect(200))
+        .body;
+      expect(handed).toMatchObject({
+        status: 'FAILED',
+        error: 'the instance running it (gone-instance) stopped before it finished',
+      });
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses bad input with the field named', async () => {
