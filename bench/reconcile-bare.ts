@@ -24,7 +24,9 @@ function openDetailEntry(path: string): Promise<Readable> {
         const raw = entry.fileName as unknown as Buffer;
         const name = utf8 ? raw.toString('utf8') : iconv.decode(raw, 'gbk');
         if (!name.endsWith('_业务明细.csv')) return zip.readEntry();
-        zip.openReadStream(entry, (e, stream) => (e || !stream ? reject(e) : resolve(stream)));
+        zip.openReadStream(entry, (e, stream) =>
+          e || !stream ? reject(e ?? new Error('no stream')) : resolve(stream),
+        );
       });
       zip.on('end', () => reject(new Error('no detail entry')));
       zip.readEntry();
@@ -34,7 +36,9 @@ function openDetailEntry(path: string): Promise<Readable> {
 
 function peakRssMiB(): number {
   const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
-  return match ? Math.round(Number(match[1]) / 1024) : Math.round(process.memoryUsage().rss / 2 ** 20);
+  return match
+    ? Math.round(Number(match[1]) / 1024)
+    : Math.round(process.memoryUsage().rss / 2 ** 20);
 }
 
 async function main(): Promise<void> {
@@ -44,7 +48,13 @@ async function main(): Promise<void> {
   if (channel === 'alipay') {
     const text = (await openDetailEntry(path)).pipe(iconv.decodeStream('gbk'));
     const parser = text.pipe(
-      parse({ comment: '#', comment_no_infix: true, relax_column_count: true, trim: true, from_line: 1 }),
+      parse({
+        comment: '#',
+        comment_no_infix: true,
+        relax_column_count: true,
+        trim: true,
+        from_line: 1,
+      }),
     );
     let header = true;
     for await (const record of parser as AsyncIterable<string[]>) {
@@ -65,7 +75,9 @@ async function main(): Promise<void> {
     }
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  process.stdout.write(`${JSON.stringify({ rows, ms: Math.round(ms), peakRssMiB: peakRssMiB() })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ rows, ms: Math.round(ms), peakRssMiB: peakRssMiB() })}\n`,
+  );
 }
 
 main().catch((error: Error) => {
