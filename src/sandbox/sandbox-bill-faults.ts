@@ -99,7 +99,12 @@ export class BillFaultDto {
   @IsIn(BILL_FAULTS)
   fault!: BillFault;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 1, description: 'how many requests meet it' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1000,
+    default: 1,
+    description: 'how many requests meet it',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -112,7 +117,14 @@ export class BillControlStateResponse {
     type: 'array',
     items: { type: 'object' },
     example: [
-      { id: 1, change: 'add', kind: 'payment', date: '2024-01-01', outTradeNo: 'SBXT0f1e2d3c4b5a69788796a5b4', amountFen: 1234 },
+      {
+        id: 1,
+        change: 'add',
+        kind: 'payment',
+        date: '2024-01-01',
+        outTradeNo: 'SBXT0f1e2d3c4b5a69788796a5b4',
+        amountFen: 1234,
+      },
     ],
     description: 'the row changes in effect, oldest first',
   })
@@ -153,7 +165,10 @@ export class SandboxBillFaults {
       date: dto.date ?? beijingDay(),
       outTradeNo,
       ...(dto.kind === 'refund'
-        ? { outRefundNo: dto.outRefundNo ?? (dto.change === 'add' ? this.madeUpId('SBXR') : undefined) }
+        ? {
+            outRefundNo:
+              dto.outRefundNo ?? (dto.change === 'add' ? this.madeUpId('SBXR') : undefined),
+          }
         : {}),
       amountFen: dto.amountFen ?? 100,
     };

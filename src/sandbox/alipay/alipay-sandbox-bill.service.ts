@@ -39,7 +39,9 @@ type Row = BillLine & SandboxBillRow;
 export class AlipaySandboxBillService {
   private readonly issued = new Map<string, IssuedBill>();
   /** Row changes and download faults, told by the bill control. */
-  readonly faults = new SandboxBillFaults((prefix) => `${prefix}${randomBytes(12).toString('hex')}`);
+  readonly faults = new SandboxBillFaults(
+    (prefix) => `${prefix}${randomBytes(12).toString('hex')}`,
+  );
 
   constructor(
     @Inject(ALIPAY_SANDBOX_SETTINGS) private readonly settings: AlipaySandboxSettings,
@@ -113,7 +115,13 @@ export class AlipaySandboxBillService {
     return bill.truncated ? bytes.subarray(0, Math.floor(bytes.length / 2)) : bytes;
   }
 
-  private buildFiles(billDate: string, period: string, from: Date, to: Date, now: Date): BillFile[] {
+  private buildFiles(
+    billDate: string,
+    period: string,
+    from: Date,
+    to: Date,
+    now: Date,
+  ): BillFile[] {
     const inRange = (d: Date | undefined) => !!d && d >= from && d < to;
     const rows: Row[] = [];
     for (const trade of [...this.trades.allTrades()].reverse()) {

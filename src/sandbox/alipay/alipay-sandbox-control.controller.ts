@@ -26,11 +26,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
-import {
-  BillControlStateResponse,
-  BillFaultDto,
-  BillRowEditDto,
-} from '../sandbox-bill-faults';
+import { BillControlStateResponse, BillFaultDto, BillRowEditDto } from '../sandbox-bill-faults';
 import { AlipaySandboxBillService } from './alipay-sandbox-bill.service';
 import { SandboxTradeNotFoundError, SandboxTradeStateError } from './alipay-sandbox.errors';
 import { AlipaySandboxService } from './alipay-sandbox.service';
@@ -313,7 +309,10 @@ export class AlipaySandboxBillControlController {
   @ApiBody({
     type: BillFaultDto,
     examples: {
-      notReady: { summary: 'Not ready for the next 2 requests', value: { fault: 'not_ready', times: 2 } },
+      notReady: {
+        summary: 'Not ready for the next 2 requests',
+        value: { fault: 'not_ready', times: 2 },
+      },
       corrupt: { summary: 'The next download is truncated', value: { fault: 'corrupt' } },
     },
   })
@@ -325,7 +324,9 @@ export class AlipaySandboxBillControlController {
   }
 
   @Delete()
-  @ApiOperation({ summary: 'Bills as the sandbox’s trades make them again: every change and fault cleared' })
+  @ApiOperation({
+    summary: 'Bills as the sandbox’s trades make them again: every change and fault cleared',
+  })
   @ApiOkResponse({ type: BillControlStateResponse })
   clear(): BillControlStateResponse {
     this.bills.faults.clear();

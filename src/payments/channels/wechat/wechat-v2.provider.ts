@@ -328,7 +328,11 @@ export class WechatV2Provider implements PaymentProvider {
     }
     if (response.status !== 200 || !response.body) {
       await response.body?.cancel();
-      throw new BillError('wechat', 'unavailable', `${label}: downloadbill answered HTTP ${response.status}`);
+      throw new BillError(
+        'wechat',
+        'unavailable',
+        `${label}: downloadbill answered HTTP ${response.status}`,
+      );
     }
     const temp = await billTempDir();
     const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);

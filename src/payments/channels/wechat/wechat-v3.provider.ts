@@ -364,7 +364,11 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
       const message = isTimeout(error)
         ? `no complete download within ${BILL_DOWNLOAD_TIMEOUT_MS} ms`
         : `the download is not a whole gzip file (${describeNetworkError(error)})`;
-      throw new BillError('wechat', isTimeout(error) ? 'unavailable' : 'corrupt', `${label}: ${message}`);
+      throw new BillError(
+        'wechat',
+        isTimeout(error) ? 'unavailable' : 'corrupt',
+        `${label}: ${message}`,
+      );
     }
   }
 

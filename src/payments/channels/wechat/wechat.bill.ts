@@ -163,7 +163,9 @@ function toRow(
       // A payment code trade WeChat reversed: no money was kept, nothing to reconcile.
       return null;
     default:
-      throw corrupt(`${where}: 交易状态 ${JSON.stringify(state)} is not SUCCESS, REFUND or REVOKED`);
+      throw corrupt(
+        `${where}: 交易状态 ${JSON.stringify(state)} is not SUCCESS, REFUND or REVOKED`,
+      );
   }
 }
 
