@@ -223,12 +223,10 @@ export class WechatSandboxGatewayController {
     const token = new URL(req.originalUrl, 'http://sandbox').searchParams.get('token') ?? '';
     const file = this.bills.file(token);
     if (!file) {
-      res
-        .status(404)
-        .json({
-          code: 'RESOURCE_NOT_EXISTS',
-          message: '下载地址已失效 (unknown or expired token)',
-        });
+      res.status(404).json({
+        code: 'RESOURCE_NOT_EXISTS',
+        message: '下载地址已失效 (unknown or expired token)',
+      });
       return;
     }
     res

@@ -45,7 +45,8 @@ export interface WechatBillReadOptions {
 const corrupt = (message: string) => new BillError('wechat', 'corrupt', message);
 
 /**
- * The payments and refunds of a WeChat Pay bill text stream, in file order.
+ * The payments and refunds of a WeChat Pay bill text stream, in file order
+ * (the stream is read to its end, or destroyed when the reading stops early).
  * Rows of a revoked payment (REVOKED: a payment code trade reversed in full, no
  * money kept) and refunds WeChat closed (REFUNDCLOSE: nothing left the account)
  * are not payments or refunds and are passed over. Throws BillError `corrupt`
@@ -91,6 +92,7 @@ export async function* readWechatBillText(
     throw corrupt(`${label}: unreadable text (${(error as Error).message})`);
   } finally {
     lines.close();
+    input.destroy();
   }
   if (!columns) throw corrupt(`${label}: no column header`);
 }
