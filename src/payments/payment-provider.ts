@@ -139,8 +139,13 @@ export interface BillRow {
  * Why a day's bill cannot be read: `not_ready` (asked too early, try again later),
  * `corrupt` (the download failed its integrity check, was truncated or does not
  * parse), `unavailable` (the channel could not be reached or refused the call).
- * A provider checks the whole download before it yields the first row, so a
- * corrupt bill never yields part of itself.
+ * A provider downloads the whole bill and checks its integrity before it yields
+ * the first row (Alipay: the zip's directory and the detail entry's CRC-32;
+ * WeChat v3: the SHA-1 of the file against hash_value; v2: gzip's own CRC-32),
+ * so a damaged or truncated download never yields part of itself. A row that is
+ * intact but unreadable (an amount that is not yuan, an unknown status word)
+ * throws `corrupt` naming its line when the reading reaches it: the rows before
+ * it were yielded, each of them valid.
  */
 export class BillError extends Error {
   constructor(
@@ -187,7 +192,9 @@ export interface PaymentProvider {
   /**
    * The bill of one Beijing day (`YYYY-MM-DD`): every payment and refund the
    * channel booked that day. A day without trades yields nothing; failures are
-   * BillError.
+   * BillError (a future day: `not_ready`); a date that is not a real
+   * `YYYY-MM-DD` day is a RangeError. Stopping early (`break`) is fine: the
+   * download is removed however the reading ends.
    */
   downloadBill(date: string): AsyncIterable<BillRow>;
 }

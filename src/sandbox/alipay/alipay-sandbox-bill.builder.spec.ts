@@ -1,48 +1,29 @@
+import iconv from 'iconv-lite';
 import { TextDecoder } from 'node:util';
-import { inflateRawSync } from 'node:zlib';
+import * as yauzl from 'yauzl';
 import { buildTradeBillFiles, DETAIL_COLUMNS } from './alipay-sandbox-bill.builder';
-import { encodeGbk } from './gbk-encoder';
-import { crc32, writeZip } from './zip-writer';
+import { gbkNamedZip, zipBytes } from './alipay-sandbox.zip';
 
 const gbk = new TextDecoder('gbk');
 
-/** A reader written for the test: central directory → local header → inflate. */
-function readZip(zip: Buffer): Array<{ name: Buffer; data: Buffer; flags: number }> {
-  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  const count = zip.readUInt16LE(end + 10);
-  let at = zip.readUInt32LE(end + 16);
+/** Each entry's raw name, general purpose flags and inflated bytes, read with yauzl. */
+async function readZip(zip: Buffer): Promise<Array<{ name: Buffer; data: Buffer; flags: number }>> {
+  const file = await yauzl.fromBufferPromise(zip, { lazyEntries: true, decodeStrings: false });
   const out: Array<{ name: Buffer; data: Buffer; flags: number }> = [];
-  for (let i = 0; i < count; i++) {
-    expect(zip.readUInt32LE(at)).toBe(0x02014b50);
-    const flags = zip.readUInt16LE(at + 8);
-    const crc = zip.readUInt32LE(at + 16);
-    const size = zip.readUInt32LE(at + 20);
-    const nameLength = zip.readUInt16LE(at + 28);
-    const local = zip.readUInt32LE(at + 42);
-    const name = zip.subarray(at + 46, at + 46 + nameLength);
-    const dataAt = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    const data = inflateRawSync(zip.subarray(dataAt, dataAt + size));
-    expect(crc32(data)).toBe(crc);
-    out.push({ name, data, flags });
-    at += 46 + nameLength;
+  for await (const entry of file.eachEntry()) {
+    const chunks: Buffer[] = [];
+    for await (const c of await file.openReadStreamPromise(entry)) chunks.push(c as Buffer);
+    out.push({
+      name: entry.fileNameRaw,
+      data: Buffer.concat(chunks),
+      flags: entry.generalPurposeBitFlag,
+    });
   }
   return out;
 }
 
 describe('alipay sandbox bill', () => {
-  it('computes the standard CRC-32 check value', () => {
-    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
-  });
-
-  it('encodes GBK so that a GBK decoder reads the same text back', () => {
-    const text = '支付宝交易号,商户订单号（元）abc 123';
-    const bytes = encodeGbk(text);
-    expect(bytes.subarray(0, 4)).toEqual(Buffer.from([0xd6, 0xa7, 0xb8, 0xb6]));
-    expect(gbk.decode(bytes)).toBe(text);
-    expect(encodeGbk('a😀b').toString('latin1')).toBe('a?b');
-  });
-
-  it('writes the detail file parsers expect and zips it with GBK names', () => {
+  it('writes the detail file parsers expect and zips it with GBK names', async () => {
     const paidAt = new Date('2024-01-01T02:00:05Z');
     const files = buildTradeBillFiles({
       sellerId: '2088000000000001',
@@ -105,11 +86,12 @@ describe('alipay sandbox bill', () => {
     expect(lines[7]).toContain('业务明细列表结束');
     expect(lines[8]).toBe('#交易合计：1笔，商家实收共88.80元，商家优惠共0.00元');
 
-    const time = { year: 2024, month: 1, day: 2, hour: 9, minute: 0, second: 0 };
-    const zip = writeZip(
-      files.map((f) => ({ name: encodeGbk(f.name), data: encodeGbk(f.text), time })),
-    );
-    const entries = readZip(zip);
+    const writer = gbkNamedZip();
+    for (const f of files) writer.addBuffer(iconv.encode(f.text, 'gbk'), f.name);
+    writer.end();
+    const entries = await readZip(await zipBytes(writer));
+    // GBK names (two bytes a character), the UTF-8 flag clear, as Alipay writes them.
+    expect(entries[0].name).toEqual(iconv.encode(files[0].name, 'gbk'));
     expect(entries.map((e) => gbk.decode(e.name))).toEqual(files.map((f) => f.name));
     expect(entries.every((e) => (e.flags & 0x800) === 0)).toBe(true);
     expect(gbk.decode(entries[0].data)).toBe(files[0].text);

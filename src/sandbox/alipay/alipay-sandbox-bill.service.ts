@@ -1,11 +1,15 @@
 /**
  * alipay.data.dataservice.bill.downloadurl.query and the download it points to:
- * a zip of GBK CSV files, served once from an unguessable URL that expires 30 s
- * after it was issued, as Alipay's does (protocols.md A7).
+ * a zip of GBK CSV files (yazl and iconv-lite), served from an unguessable URL
+ * that expires 30 s after it was issued, as Alipay's does (protocols.md A7).
+ * The bill control (SandboxBillFaults) adds, leaves out or alters rows, answers
+ * isp.bill_not_exist for a day that has a bill, or truncates the download.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import iconv from 'iconv-lite';
 import { randomBytes } from 'node:crypto';
-import { buildTradeBillFiles, type BillLine } from './alipay-sandbox-bill.builder';
+import { SandboxBillFaults, type SandboxBillRow } from '../sandbox-bill-faults';
+import { buildTradeBillFiles, type BillFile, type BillLine } from './alipay-sandbox-bill.builder';
 import { AlipayGatewayError } from './alipay-sandbox.errors';
 import { AlipaySandboxService } from './alipay-sandbox.service';
 import {
@@ -13,21 +17,31 @@ import {
   AlipaySandboxCredentials,
   type AlipaySandboxSettings,
 } from './alipay-sandbox.settings';
-import { beijingDayStart, formatBeijing } from './alipay-sandbox.time';
-import { encodeGbk } from './gbk-encoder';
-import { writeZip, type ZipEntry } from './zip-writer';
+import { newTradeNo } from './alipay-sandbox.ids';
+import { beijingDayStart } from './alipay-sandbox.time';
+import { gbkNamedZip, zipBytes } from './alipay-sandbox.zip';
 
 export const BILL_URL_TTL_MS = 30_000;
 
 export interface IssuedBill {
   fileName: string;
-  zip: Buffer;
+  /** The files' text, zipped when downloaded. */
+  files: BillFile[];
+  exportedAt: Date;
+  /** The bill control asked for a damaged download: the zip is cut short. */
+  truncated: boolean;
   expiresAt: number;
 }
+
+type Row = BillLine & SandboxBillRow;
 
 @Injectable()
 export class AlipaySandboxBillService {
   private readonly issued = new Map<string, IssuedBill>();
+  /** Row changes and download faults, told by the bill control. */
+  readonly faults = new SandboxBillFaults(
+    (prefix) => `${prefix}${randomBytes(12).toString('hex')}`,
+  );
 
   constructor(
     @Inject(ALIPAY_SANDBOX_SETTINGS) private readonly settings: AlipaySandboxSettings,
@@ -59,12 +73,20 @@ export class AlipaySandboxBillService {
         '账单不存在 (no bill for a future date)',
       );
     }
-    const zip = this.buildZip(range.period, range.from, range.to, now);
+    if (this.faults.take('not_ready')) {
+      throw AlipayGatewayError.business(
+        'isp.bill_not_exist',
+        '账单不存在 (sandbox: told by the bill control that this bill is not ready yet)',
+      );
+    }
+    const files = this.buildFiles(billDate, range.period, range.from, range.to, now);
     this.purge(now.getTime());
     const token = randomBytes(16).toString('hex');
     this.issued.set(token, {
       fileName: `${this.credentials.sellerId}0156_${range.period}.csv.zip`,
-      zip,
+      files,
+      exportedAt: now,
+      truncated: this.faults.take('corrupt'),
       expiresAt: now.getTime() + BILL_URL_TTL_MS,
     });
     return `${this.settings.publicBaseUrl}/sandbox/alipay/bills/${token}.zip`;
@@ -80,9 +102,28 @@ export class AlipaySandboxBillService {
     for (const [token, bill] of this.issued) if (bill.expiresAt <= now) this.issued.delete(token);
   }
 
-  private buildZip(period: string, from: Date, to: Date, now: Date): Buffer {
+  /** The zip of an issued bill: GBK names and text, deflated; cut in half when told to be damaged. */
+  async zip(bill: IssuedBill): Promise<Buffer> {
+    const zip = gbkNamedZip();
+    const mtime = bill.exportedAt;
+    for (const file of bill.files) {
+      zip.addBuffer(iconv.encode(file.text, 'gbk'), file.name, { mtime });
+    }
+    zip.end();
+    const bytes = await zipBytes(zip);
+    // The central directory is at the end: a cut zip is one no reader can open.
+    return bill.truncated ? bytes.subarray(0, Math.floor(bytes.length / 2)) : bytes;
+  }
+
+  private buildFiles(
+    billDate: string,
+    period: string,
+    from: Date,
+    to: Date,
+    now: Date,
+  ): BillFile[] {
     const inRange = (d: Date | undefined) => !!d && d >= from && d < to;
-    const lines: BillLine[] = [];
+    const rows: Row[] = [];
     for (const trade of [...this.trades.allTrades()].reverse()) {
       const common = {
         tradeNo: trade.tradeNo,
@@ -92,7 +133,7 @@ export class AlipaySandboxBillService {
         buyerLogonId: trade.buyerLogonId ?? '',
       };
       if (inRange(trade.paidAt)) {
-        lines.push({
+        rows.push({
           ...common,
           kind: 'payment',
           finishedAt: trade.paidAt!,
@@ -101,16 +142,33 @@ export class AlipaySandboxBillService {
       }
       for (const refund of trade.refunds) {
         if (!inRange(refund.refundedAt)) continue;
-        lines.push({
+        rows.push({
           ...common,
           kind: 'refund',
           finishedAt: refund.refundedAt,
           amountFen: refund.amountFen,
           outRequestNo: refund.outRequestNo,
+          outRefundNo: refund.outRequestNo,
         });
       }
     }
-    const files = buildTradeBillFiles({
+    // An added row happens within the day billed.
+    const at = inRange(now) ? now : new Date(from.getTime() + 12 * 3600_000);
+    const lines = this.faults.apply<Row>(
+      billDate,
+      rows,
+      (row, amountFen) => ({ ...row, amountFen }),
+      (added) => ({
+        ...added,
+        tradeNo: newTradeNo(at),
+        subject: 'sandbox: a trade paygate never made',
+        createdAt: at,
+        finishedAt: at,
+        buyerLogonId: '138****0000',
+        ...(added.outRefundNo ? { outRequestNo: added.outRefundNo } : {}),
+      }),
+    );
+    return buildTradeBillFiles({
       sellerId: this.credentials.sellerId,
       period,
       from,
@@ -118,14 +176,6 @@ export class AlipaySandboxBillService {
       exportedAt: now,
       lines,
     });
-    const time = wallClock(now);
-    let entries: ZipEntry[];
-    try {
-      entries = files.map((f) => ({ name: encodeGbk(f.name), data: encodeGbk(f.text), time }));
-    } catch (err) {
-      throw new AlipayGatewayError('20000', 'isp.unknow-error', `服务暂不可用 (${String(err)})`);
-    }
-    return writeZip(entries);
   }
 }
 
@@ -144,9 +194,4 @@ function billRange(billDate: string): { period: string; from: Date; to: Date } |
   const [y, m] = [Number(monthly![1]), Number(monthly![2])];
   const next = m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, '0')}-01`;
   return { period: billDate.replace('-', ''), from, to: beijingDayStart(next)! };
-}
-
-function wallClock(d: Date): ZipEntry['time'] {
-  const [year, month, day, hour, minute, second] = formatBeijing(d).split(/[- :]/).map(Number);
-  return { year, month, day, hour, minute, second };
 }

@@ -1,8 +1,10 @@
 import {
   type ArgumentsHost,
+  BadRequestException,
   Body,
   Catch,
   Controller,
+  Delete,
   type ExceptionFilter,
   Get,
   HttpCode,
@@ -24,6 +26,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { BillControlStateResponse, BillFaultDto, BillRowEditDto } from '../sandbox-bill-faults';
+import { AlipaySandboxBillService } from './alipay-sandbox-bill.service';
 import { SandboxTradeNotFoundError, SandboxTradeStateError } from './alipay-sandbox.errors';
 import { AlipaySandboxService } from './alipay-sandbox.service';
 import type { SandboxTrade } from './alipay-sandbox.types';
@@ -232,5 +236,100 @@ export class AlipaySandboxControlController {
 
   private view(trade: SandboxTrade): SandboxTradeResponse {
     return SandboxTradeResponse.from(trade, this.trades.cashierUrl(trade.outTradeNo));
+  }
+}
+
+/**
+ * What the simulated Alipay's bills say (reconciliation): rows added, left
+ * out or altered in the bills alipay.data.dataservice.bill.downloadurl.query
+ * hands out, a bill not ready yet, or a damaged download.
+ */
+@ApiTags('sandbox')
+@Controller('sandbox/alipay/control/bills')
+@UsePipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }))
+export class AlipaySandboxBillControlController {
+  constructor(private readonly bills: AlipaySandboxBillService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The bill changes and faults in effect (Alipay)' })
+  @ApiOkResponse({ type: BillControlStateResponse })
+  state(): BillControlStateResponse {
+    return this.bills.faults.state();
+  }
+
+  @Post('rows')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Change a row of the bills served: add one, leave one out, alter its amount',
+    description:
+      'Applies to the bill of `date` (Beijing; today when absent), every time it is served, until DELETE. add → paygate reports MISSING_LOCAL; omit → MISSING_REMOTE; alter → AMOUNT_MISMATCH. Refund rows are written negative, as Alipay writes them. A trade paid with mark-paid (no notification) gives STATUS_MISMATCH.',
+  })
+  @ApiBody({
+    type: BillRowEditDto,
+    examples: {
+      add: {
+        summary: 'A payment paygate never made (MISSING_LOCAL)',
+        value: { change: 'add', kind: 'payment', amountFen: 1234 },
+      },
+      omit: {
+        summary: 'Leave a payment out (MISSING_REMOTE)',
+        value: { change: 'omit', kind: 'payment', outTradeNo: 'P1A2B3C4D5E6F7G8H9J0K1L2M3N4P5Q6' },
+      },
+      alter: {
+        summary: 'A refund for 1 fen more (AMOUNT_MISMATCH)',
+        value: {
+          change: 'alter',
+          kind: 'refund',
+          outTradeNo: 'P1A2B3C4D5E6F7G8H9J0K1L2M3N4P5Q6',
+          outRefundNo: 'R1A2B3C4D5E6F7G8H9J0K1L2M3N4P5Q6',
+          amountFen: 1001,
+        },
+      },
+    },
+  })
+  @ApiOkResponse({ type: BillControlStateResponse })
+  @ApiBadRequestResponse({ description: 'invalid body, or omit/alter without outTradeNo' })
+  editRow(@Body() dto: BillRowEditDto): BillControlStateResponse {
+    try {
+      this.bills.faults.addEdit(dto);
+    } catch (error) {
+      if (error instanceof RangeError) throw new BadRequestException(error.message);
+      throw error;
+    }
+    return this.bills.faults.state();
+  }
+
+  @Post('faults')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'The next bill requests: not ready yet, or a damaged download',
+    description:
+      'not_ready: the next `times` bill.downloadurl.query calls answer 40004 isp.bill_not_exist (as for a bill asked for too early); corrupt: the next `times` downloads are a zip cut in half.',
+  })
+  @ApiBody({
+    type: BillFaultDto,
+    examples: {
+      notReady: {
+        summary: 'Not ready for the next 2 requests',
+        value: { fault: 'not_ready', times: 2 },
+      },
+      corrupt: { summary: 'The next download is truncated', value: { fault: 'corrupt' } },
+    },
+  })
+  @ApiOkResponse({ type: BillControlStateResponse })
+  @ApiBadRequestResponse({ description: 'invalid body' })
+  fault(@Body() dto: BillFaultDto): BillControlStateResponse {
+    this.bills.faults.setFault(dto.fault, dto.times);
+    return this.bills.faults.state();
+  }
+
+  @Delete()
+  @ApiOperation({
+    summary: 'Bills as the sandbox’s trades make them again: every change and fault cleared',
+  })
+  @ApiOkResponse({ type: BillControlStateResponse })
+  clear(): BillControlStateResponse {
+    this.bills.faults.clear();
+    return this.bills.faults.state();
   }
 }

@@ -104,16 +104,17 @@ export class AlipaySandboxGatewayController {
   @ApiProduces('application/zip')
   @ApiOkResponse({ description: 'zip of GBK CSV files: 业务明细 and 业务明细(汇总)' })
   @ApiNotFoundResponse({ description: 'unknown or expired URL' })
-  downloadBill(@Param('token') token: string, @Res() res: Response): void {
+  async downloadBill(@Param('token') token: string, @Res() res: Response): Promise<void> {
     const bill = this.bills.find(token);
     if (!bill) throw new NotFoundException('bill URL unknown or expired (they are valid for 30 s)');
+    const zip = await this.bills.zip(bill);
     res
       .status(200)
       .set({
         'content-type': 'application/zip',
         'content-disposition': `attachment; filename="${bill.fileName}"`,
       })
-      .send(bill.zip);
+      .send(zip);
   }
 
   private run(req: Request): GatewayReply {

@@ -6,7 +6,10 @@ import {
 } from './alipay-sandbox.certificates';
 import { AlipaySandboxBillService } from './alipay-sandbox-bill.service';
 import { AlipaySandboxCashierController } from './alipay-sandbox-cashier.controller';
-import { AlipaySandboxControlController } from './alipay-sandbox-control.controller';
+import {
+  AlipaySandboxBillControlController,
+  AlipaySandboxControlController,
+} from './alipay-sandbox-control.controller';
 import { AlipaySandboxGatewayController } from './alipay-sandbox-gateway.controller';
 import { AlipaySandboxNotifier } from './alipay-sandbox-notifier.service';
 import { AlipaySandboxGateway } from './alipay-sandbox.gateway';
@@ -35,6 +38,7 @@ export class AlipaySandboxModule {
         AlipaySandboxGatewayController,
         AlipaySandboxCashierController,
         AlipaySandboxControlController,
+        AlipaySandboxBillControlController,
       ],
       providers: [
         { provide: ALIPAY_SANDBOX_SETTINGS, useValue: normalised },

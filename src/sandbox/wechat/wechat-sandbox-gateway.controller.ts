@@ -27,6 +27,7 @@ import type { RawBodyRequest } from '../../common/http/body-parsers';
 import { AppClientPayDto, JsapiClientPayDto } from './dto/wechat-sandbox-control.dto';
 import { ClientPayResponse } from './dto/wechat-sandbox-trade.response';
 import { WechatApiError } from './wechat-sandbox.errors';
+import { WechatSandboxBills } from './wechat-sandbox-bill.service';
 import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { WechatSandboxGateway, type GatewayReply } from './wechat-sandbox.gateway';
 import { newRequestId } from './wechat-sandbox.ids';
@@ -54,6 +55,7 @@ export class WechatSandboxGatewayController {
   constructor(
     private readonly gateway: WechatSandboxGateway,
     private readonly platformCertificates: WechatSandboxCertificates,
+    private readonly bills: WechatSandboxBills,
   ) {}
 
   @Post('v3/pay/transactions/:product')
@@ -179,6 +181,61 @@ export class WechatSandboxGatewayController {
       res,
       this.gateway.handle(req, this.gateway.refundQuery(outRefundNo), { needsClientHeaders: true }),
     );
+  }
+
+  @Get('v3/bill/tradebill')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay trade bill (?bill_date=YYYY-MM-DD&bill_type=ALL&tar_type=GZIP)',
+    description:
+      'The Beijing day’s payments and refunds from the sandbox’s own trades (today’s too, unlike WeChat): {hash_type SHA1, hash_value, download_url}. ' +
+      'hash_value is the SHA-1 of the bill text (decompressed); download_url is valid 30 s and needs a signed Authorization like any call. ' +
+      'The bill control (/sandbox/wechat/control/bills) adds, leaves out or alters rows, answers STATEMENT_CREATING, or damages the file. ' +
+      SIGNED,
+  })
+  @ApiOkResponse({ description: '{hash_type, hash_value, download_url}' })
+  @ApiBadRequestResponse({
+    description:
+      'NO_STATEMENT_EXIST (no trade that day), STATEMENT_CREATING (told so), PARAM_ERROR',
+  })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  tradeBill(@Req() req: RawBodyRequest, @Res() res: Response): void {
+    this.send(res, this.gateway.handle(req, this.gateway.tradeBill()));
+  }
+
+  @Get('v3/billdownload/file')
+  @ApiHeader(AUTH_HEADER)
+  @ApiOperation({
+    summary: 'Simulated WeChat Pay bill file (the download_url of tradebill)',
+    description:
+      'The bill text (UTF-8 with a BOM, backtick fields, summary lines last), gzipped when tar_type=GZIP was asked for. ' +
+      'The request’s Authorization is checked like any call (the canonical URL is this path with its ?token=); the file itself is not signed.',
+  })
+  @ApiOkResponse({ description: 'application/x-gzip (or text/plain)' })
+  @ApiNotFoundResponse({ description: 'RESOURCE_NOT_EXISTS: unknown or expired token' })
+  @ApiUnauthorizedResponse(UNAUTHORIZED)
+  billFile(@Req() req: RawBodyRequest, @Res() res: Response): void {
+    const refusal = this.gateway.refusal(req);
+    if (refusal) {
+      this.send(res, refusal);
+      return;
+    }
+    const token = new URL(req.originalUrl, 'http://sandbox').searchParams.get('token') ?? '';
+    const file = this.bills.file(token);
+    if (!file) {
+      res.status(404).json({
+        code: 'RESOURCE_NOT_EXISTS',
+        message: '下载地址已失效 (unknown or expired token)',
+      });
+      return;
+    }
+    res
+      .status(200)
+      .set({
+        'content-type': file.gzip ? 'application/x-gzip' : 'text/plain; charset=utf-8',
+        'Request-ID': newRequestId(),
+      })
+      .send(file.body);
   }
 
   @Get('v3/certificates')

@@ -15,6 +15,8 @@ import { Injectable } from '@nestjs/common';
 import { isIP } from 'node:net';
 import type { RawBodyRequest } from '../../common/http/body-parsers';
 import { MAX_AMOUNT_FEN } from '../../common/money/money';
+import { WechatSandboxBills } from './wechat-sandbox-bill.service';
+import { BILL_TYPES, isBillDate, type BillType } from './wechat-sandbox.bill';
 import { transactionResource } from './wechat-sandbox-notification.builder';
 import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { WechatApiError } from './wechat-sandbox.errors';
@@ -68,7 +70,22 @@ export class WechatSandboxGateway {
     private readonly credentials: WechatSandboxCredentials,
     private readonly trades: WechatSandboxService,
     private readonly certificates: WechatSandboxCertificates,
+    private readonly bills: WechatSandboxBills,
   ) {}
+
+  /**
+   * The error answer for a request whose Authorization does not check out, or
+   * null: for the bill file, whose answer is the file itself, unsigned (C2).
+   */
+  refusal(req: RawBodyRequest): GatewayReply | null {
+    try {
+      this.authenticate(req);
+      return null;
+    } catch (err) {
+      if (err instanceof WechatApiError) return error(err, false);
+      throw err;
+    }
+  }
 
   /** Checks the request, runs the API and shapes its answer or its error. */
   handle(
@@ -210,6 +227,54 @@ export class WechatSandboxGateway {
         body: refundAnswer(trade, refund),
         delayMs: fault?.outcome === 'delay' ? fault.delayMs : undefined,
       };
+    };
+  }
+
+  /**
+   * GET /v3/bill/tradebill (C4): the day's file named by a download URL and its
+   * SHA-1. A day with nothing to bill: 400 NO_STATEMENT_EXIST; the bill
+   * control's not_ready: 400 STATEMENT_CREATING. Unlike WeChat (T+1), today's
+   * bill is served too, holding the day so far.
+   */
+  tradeBill(): Api {
+    return ({ query }) => {
+      const date = query.get('bill_date') ?? '';
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || !isBillDate(date.replace(/-/g, ''))) {
+        throw WechatApiError.param('bill_date', 'must be a YYYY-MM-DD day', 'query');
+      }
+      const type = (query.get('bill_type') ?? 'ALL') as BillType;
+      if (!BILL_TYPES.includes(type)) {
+        throw WechatApiError.param('bill_type', 'ALL, SUCCESS or REFUND in the sandbox', 'query');
+      }
+      const tarType = query.get('tar_type');
+      if (tarType !== null && tarType !== 'GZIP') {
+        throw WechatApiError.param('tar_type', 'must be GZIP when given', 'query');
+      }
+      if (date > formatRfc3339Beijing(new Date()).slice(0, 10)) {
+        throw WechatApiError.param('bill_date', 'must not be in the future', 'query');
+      }
+      if (this.bills.faults.take('not_ready')) {
+        throw new WechatApiError(
+          400,
+          'STATEMENT_CREATING',
+          '账单生成中，请稍后再试 (sandbox: told by the bill control)',
+        );
+      }
+      const text = this.bills.text(
+        date.replace(/-/g, ''),
+        type,
+        this.credentials.appId,
+        this.credentials.mchId,
+        true,
+      );
+      if (text === null) {
+        throw new WechatApiError(
+          400,
+          'NO_STATEMENT_EXIST',
+          '账单文件不存在 (no trade on that day)',
+        );
+      }
+      return { status: 200, body: this.bills.issue(text, tarType === 'GZIP') };
     };
   }
 

@@ -3,7 +3,11 @@ import { ensureWechatSandboxKeys } from '../sandbox-keys';
 import { WechatSandboxCertificates } from './wechat-sandbox-certificates';
 import { WechatSandboxCertificatesController } from './wechat-sandbox-certificates.controller';
 import { WechatSandboxCashierController } from './wechat-sandbox-cashier.controller';
-import { WechatSandboxControlController } from './wechat-sandbox-control.controller';
+import { WechatSandboxBills } from './wechat-sandbox-bill.service';
+import {
+  WechatSandboxBillControlController,
+  WechatSandboxControlController,
+} from './wechat-sandbox-control.controller';
 import { WechatSandboxGatewayController } from './wechat-sandbox-gateway.controller';
 import { WechatSandboxNotifier } from './wechat-sandbox-notifier.service';
 import { WechatSandboxGateway } from './wechat-sandbox.gateway';
@@ -39,6 +43,7 @@ export class WechatSandboxModule {
       { provide: WECHAT_SANDBOX_SETTINGS, useValue: normalised },
       WechatSandboxStore,
       WechatSandboxService,
+      WechatSandboxBills,
     ];
     if (normalised.apiVersion === 'v2') {
       return {
@@ -47,6 +52,7 @@ export class WechatSandboxModule {
           WechatV2SandboxGatewayController,
           WechatSandboxCashierController,
           WechatSandboxControlController,
+          WechatSandboxBillControlController,
         ],
         providers: [
           ...common,
@@ -69,6 +75,7 @@ export class WechatSandboxModule {
         WechatSandboxGatewayController,
         WechatSandboxCashierController,
         WechatSandboxControlController,
+        WechatSandboxBillControlController,
         WechatSandboxCertificatesController,
       ],
       providers: [

@@ -38,3 +38,11 @@ export function isDefiniteRefundFailure(code: string, subCode: string | undefine
   if (code === '40004') return subCode !== 'ACQ.SYSTEM_ERROR';
   return code === '40001' || code === '40002' || code === '40006';
 }
+
+/** "2024-01-01 12:00:00" in Beijing time (UTC+8), as Alipay writes every time. */
+export function parseBeijingTime(text: string | undefined): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text ?? '');
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  return new Date(Date.UTC(y, mo - 1, d, h - 8, mi, s));
+}

@@ -92,6 +92,49 @@ export class WechatV2Client {
     }
   }
 
+  /**
+   * /pay/downloadbill (B6): a signed request like any other, but the answer is
+   * the bill itself (text, or gzip with tar_type GZIP) and unsigned, or v2 XML
+   * when WeChat refuses. The caller reads the body, which may be large.
+   */
+  async download(
+    path: string,
+    fields: Record<string, string | number | undefined>,
+    timeoutMs: number,
+  ): Promise<Response> {
+    const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`);
+    const operation = `POST ${path}`;
+    const started = Date.now();
+    const body = buildWechatXml(
+      v2Signed(
+        { ...fields, nonce_str: randomAlphanumeric(32) },
+        this.options.apiKey,
+        this.options.signType,
+      ),
+    );
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/xml; charset=utf-8', 'user-agent': 'paygate' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      this.options.logger.log(`${operation} ${response.status} ${Date.now() - started}ms`);
+      return response;
+    } catch (error) {
+      const message = `request failed (${describeNetworkError(error)})`;
+      this.options.logger.error(redactText(`${operation} failed: ${message}`));
+      throw new WechatV2GatewayError(
+        isTimeout(error) ? 'timeout' : 'transport',
+        operation,
+        message,
+        !isConnectFailure(error),
+        { cause: error },
+      );
+    }
+  }
+
   private async send(url: URL, body: string, operation: string, secure: boolean): Promise<string> {
     let agent: HttpAgent | HttpsAgent | undefined;
     if (secure && url.protocol === 'https:') {

@@ -3,10 +3,23 @@
 // payment and encrypted refund notifications.
 import { Logger } from '@nestjs/common';
 import type { KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import type { Agent as HttpsAgent } from 'node:https';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { DomainError } from '../../../common/errors/domain-error';
+import { describeNetworkError, isTimeout } from '../../../common/http/network-errors';
 import { MetricsService } from '../../../metrics/metrics.service';
 import {
+  assertBillDate,
+  beijingToday,
+  BILL_DOWNLOAD_TIMEOUT_MS,
+  billTempDir,
+  saveBody,
+} from '../../bill-files';
+import {
+  BillError,
   BillRow,
   ChannelCallError,
   ChannelPaymentState,
@@ -32,7 +45,13 @@ import {
   v2Verify,
   type WechatV2SignType,
 } from './wechat-v2.signer';
-import { buildWechatXml, parseWechatXml, WechatXmlError } from './wechat-v2.xml';
+import {
+  buildWechatXml,
+  parseWechatXml,
+  WECHAT_V2_MAX_XML_BYTES,
+  WechatXmlError,
+} from './wechat-v2.xml';
+import { readWechatBillText } from './wechat.bill';
 import {
   isDefiniteV2RefundFailure,
   mapWechatRefundStatus,
@@ -91,6 +110,24 @@ function cutUtf8(text: string, maxBytes: number): string {
     out += ch;
   }
   return out;
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+
+type Chunks = AsyncIterator<Buffer>;
+
+/** The first chunk of a body (empty for an empty body), to tell gzip from XML; the rest stays readable. */
+async function firstBytes(chunks: Chunks): Promise<Buffer> {
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) return Buffer.alloc(0);
+    if (next.value.length > 0) return next.value;
+  }
+}
+
+async function* prepend(first: Buffer, rest: Chunks): AsyncGenerator<Buffer> {
+  yield first;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }
 
 const SUCCESS_XML = buildWechatXml({ return_code: 'SUCCESS', return_msg: 'OK' });
@@ -267,10 +304,98 @@ export class WechatV2Provider implements PaymentProvider {
     return { outRefundNo: r.outRefundNo, status: 'NOT_FOUND' };
   }
 
-  /** Not built yet: the v2 bill (/pay/downloadbill) belongs to reconciliation. */
-  // eslint-disable-next-line require-yield
-  async *downloadBill(_date: string): AsyncIterable<BillRow> {
-    throw new ChannelCallError('wechat', 'error', 'WeChat Pay v2 bill parsing is not built yet');
+  /**
+   * The day's bill (B6): /pay/downloadbill with bill_type ALL and tar_type GZIP.
+   * The answer is the gzipped bill, unsigned, or v2 XML when WeChat refuses:
+   * `No Bill Exist` is a day without trades (nothing yielded), `Bill Creating`
+   * not_ready. The bill is gunzipped into a private temporary file — gzip's own
+   * CRC-32 must check out, v2 has no hash — and only then read row by row
+   * (wechat.bill.ts, shared with v3). The file is removed however it ends.
+   */
+  async *downloadBill(date: string): AsyncIterable<BillRow> {
+    assertBillDate(date);
+    const label = `WeChat Pay bill of ${date}`;
+    if (date > beijingToday()) throw new BillError('wechat', 'not_ready', `${label}: a future day`);
+    let response: Response;
+    try {
+      response = await this.client.download(
+        '/pay/downloadbill',
+        { ...this.ids, bill_date: date.replace(/-/g, ''), bill_type: 'ALL', tar_type: 'GZIP' },
+        BILL_DOWNLOAD_TIMEOUT_MS,
+      );
+    } catch (error) {
+      throw new BillError('wechat', 'unavailable', `${label}: ${(error as Error).message}`);
+    }
+    if (response.status !== 200 || !response.body) {
+      await response.body?.cancel();
+      throw new BillError(
+        'wechat',
+        'unavailable',
+        `${label}: downloadbill answered HTTP ${response.status}`,
+      );
+    }
+    const temp = await billTempDir();
+    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    try {
+      const path = join(temp.dir, 'bill.txt');
+      const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      const first = await firstBytes(chunks);
+      if (first.subarray(0, 2).equals(GZIP_MAGIC)) {
+        await this.saveBill(first, chunks, path, label, true);
+      } else if (first.toString('utf8').trimStart().startsWith('<xml>')) {
+        const refusal = await this.refusal(first, chunks);
+        if (/no bill exist/i.test(refusal.return_msg ?? '')) return;
+        const why = `${refusal.return_msg ?? '(no return_msg)'} ${refusal.error_code ?? ''}`.trim();
+        throw new BillError(
+          'wechat',
+          /bill creating/i.test(refusal.return_msg ?? '') ? 'not_ready' : 'unavailable',
+          `${label}: downloadbill refused: ${why.slice(0, 200)}`,
+        );
+      } else {
+        // Not gzipped after all (a proxy that unpacked it): the text as it came.
+        await this.saveBill(first, chunks, path, label, false);
+      }
+      yield* readWechatBillText(createReadStream(path), { label });
+    } finally {
+      body.destroy();
+      await temp.remove();
+    }
+  }
+
+  private async saveBill(
+    first: Buffer,
+    rest: Chunks,
+    path: string,
+    label: string,
+    gunzip: boolean,
+  ): Promise<void> {
+    try {
+      const saved = await saveBody(Readable.from(prepend(first, rest)), path, { gunzip });
+      this.logger.log(`${label}: downloaded, ${saved.bytes} bytes unpacked`);
+    } catch (error) {
+      throw new BillError(
+        'wechat',
+        isTimeout(error) ? 'unavailable' : 'corrupt',
+        `${label}: the download is not a whole bill (${describeNetworkError(error)})`,
+      );
+    }
+  }
+
+  /** The refusal XML, read up to the size any v2 answer may have. */
+  private async refusal(first: Buffer, rest: Chunks): Promise<Record<string, string>> {
+    const chunks = [first];
+    let size = first.length;
+    for (let next = await rest.next(); !next.done; next = await rest.next()) {
+      size += next.value.length;
+      if (size > WECHAT_V2_MAX_XML_BYTES) break;
+      chunks.push(next.value);
+    }
+    await rest.return?.();
+    try {
+      return parseWechatXml(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return { return_msg: 'an XML answer that does not parse' };
+    }
   }
 
   /**

@@ -106,6 +106,44 @@ export class WechatV3Client {
     }
   }
 
+  /**
+   * GET of a file WeChat handed out a URL for (the trade bill, C4): signed like
+   * every call, with the URL's path and query as the canonical URL, while the
+   * answer is a file and carries no signature (C2). The caller reads the body.
+   */
+  async download(url: URL, timeoutMs: number): Promise<Response> {
+    const operation = `GET ${url.pathname}`;
+    const started = Date.now();
+    try {
+      const response = await fetch(url, {
+        method: 'GET',
+        headers: {
+          authorization: authorizationHeader({
+            mchId: this.options.mchId,
+            serialNo: this.options.certSerial,
+            privateKey: this.options.privateKey,
+            method: 'GET',
+            canonicalUrl: canonicalUrlOf(url),
+            body: '',
+          }),
+          accept: '*/*',
+          'user-agent': 'paygate',
+        },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      this.options.logger.log(`${operation} ${response.status} ${Date.now() - started}ms`);
+      return response;
+    } catch (error) {
+      const kind = isTimeout(error) ? 'timeout' : 'transport';
+      const message = `request failed (${describeNetworkError(error)})`;
+      this.options.logger.error(redactText(`${operation} failed: ${message}`));
+      throw new WechatV3GatewayError(kind, operation, message, !isConnectFailure(error), {
+        cause: error,
+      });
+    }
+  }
+
   private async send(
     method: string,
     url: URL,

@@ -2,9 +2,21 @@
 // query, close, refunds, and the encrypted, signed notifications.
 import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { KeyObject } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
 import { AeadDecryptError, aeadAes256GcmDecrypt } from '../../../common/crypto/aead';
+import { describeNetworkError, isTimeout } from '../../../common/http/network-errors';
+import { redactText } from '../../../common/logging/redact';
 import { MetricsService } from '../../../metrics/metrics.service';
 import {
+  assertBillDate,
+  beijingToday,
+  BILL_DOWNLOAD_TIMEOUT_MS,
+  billTempDir,
+  saveBody,
+} from '../../bill-files';
+import {
+  BillError,
   BillRow,
   ChannelCallError,
   ChannelPaymentState,
@@ -30,6 +42,7 @@ import {
   verifyWechatSignature,
   type WechatKeyLookup,
 } from './wechat-v3.signer';
+import { readWechatBillText } from './wechat.bill';
 import {
   isDefiniteRefundFailure,
   mapWechatRefundStatus,
@@ -71,6 +84,13 @@ interface TradeBody {
   trade_state?: string;
   success_time?: string;
   amount?: { total?: number };
+}
+
+/** GET /v3/bill/tradebill (C4). */
+interface TradeBillBody {
+  hash_type?: string;
+  hash_value?: string;
+  download_url?: string;
 }
 
 interface RefundBody {
@@ -250,10 +270,106 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
     return this.refundState(r.outRefundNo, res.body);
   }
 
-  /** Not built yet: the v3 trade bill (GET /v3/bill/tradebill) belongs to reconciliation. */
-  // eslint-disable-next-line require-yield
-  async *downloadBill(_date: string): AsyncIterable<BillRow> {
-    throw new ChannelCallError('wechat', 'error', 'WeChat Pay bill parsing is not built yet');
+  /**
+   * The day's trade bill (C4): GET /v3/bill/tradebill (signed and verified like
+   * every call) names the file and its SHA-1; the file is fetched with a signed
+   * GET, gunzipped into a private temporary file while it is hashed, checked
+   * against hash_value, and only then read row by row (wechat.bill.ts). A day
+   * without trades (NO_STATEMENT_EXIST) yields nothing; STATEMENT_CREATING is
+   * not_ready. The file is removed however the reading ends.
+   */
+  async *downloadBill(date: string): AsyncIterable<BillRow> {
+    assertBillDate(date);
+    const label = `WeChat Pay bill of ${date}`;
+    if (date > beijingToday()) throw new BillError('wechat', 'not_ready', `${label}: a future day`);
+    let res: WechatV3Answer<TradeBillBody>;
+    try {
+      res = await this.call<TradeBillBody>(
+        'GET',
+        `/v3/bill/tradebill?bill_date=${date}&bill_type=ALL&tar_type=GZIP`,
+      );
+    } catch (error) {
+      throw new BillError('wechat', 'unavailable', `${label}: ${(error as Error).message}`);
+    }
+    if (res.code === 'NO_STATEMENT_EXIST') return;
+    if (res.code === 'STATEMENT_CREATING') {
+      throw new BillError('wechat', 'not_ready', `${label}: WeChat is still making it`);
+    }
+    const file = res.status === 200 ? res.body : null;
+    if (!file?.download_url || !file.hash_value || file.hash_type?.toUpperCase() !== 'SHA1') {
+      throw new BillError(
+        'wechat',
+        'unavailable',
+        `${label}: tradebill answered HTTP ${res.status} ${res.code ?? ''} ${res.message ?? '(no SHA1 hash_value and download_url)'}`.trim(),
+      );
+    }
+    const url = this.billFileUrl(file.download_url, label);
+    const temp = await billTempDir();
+    try {
+      const path = join(temp.dir, 'bill.txt');
+      const digest = await this.fetchBillFile(url, path, label);
+      if (digest.toLowerCase() !== file.hash_value.toLowerCase()) {
+        throw new BillError(
+          'wechat',
+          'corrupt',
+          `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`,
+        );
+      }
+      yield* readWechatBillText(createReadStream(path), { label });
+    } finally {
+      await temp.remove();
+    }
+  }
+
+  /** The file URL gets our signed Authorization: only WeChat's own hosts (or the sandbox's) get it. */
+  private billFileUrl(text: string, label: string): URL {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new BillError('wechat', 'unavailable', `${label}: download_url is not a URL`);
+    }
+    const base = new URL(this.settings.baseUrl);
+    const wechatHost = url.protocol === 'https:' && url.hostname.endsWith('.mch.weixin.qq.com');
+    if (url.origin !== base.origin && !wechatHost) {
+      throw new BillError(
+        'wechat',
+        'unavailable',
+        `${label}: download_url points at ${url.origin}, not WeChat Pay`,
+      );
+    }
+    return url;
+  }
+
+  private async fetchBillFile(url: URL, path: string, label: string): Promise<string> {
+    let response: Response;
+    try {
+      response = await this.client.download(url, BILL_DOWNLOAD_TIMEOUT_MS);
+    } catch (error) {
+      throw new BillError('wechat', 'unavailable', `${label}: ${(error as Error).message}`);
+    }
+    if (response.status !== 200 || !response.body) {
+      const text = (await response.text().catch(() => '')).slice(0, 300);
+      throw new BillError(
+        'wechat',
+        'unavailable',
+        redactText(`${label}: the bill file answered HTTP ${response.status} ${text}`.trim()),
+      );
+    }
+    try {
+      const saved = await saveBody(response.body, path, { gunzip: true, hash: 'sha1' });
+      this.logger.log(`${label}: downloaded, ${saved.bytes} bytes unpacked`);
+      return saved.digest!;
+    } catch (error) {
+      const message = isTimeout(error)
+        ? `no complete download within ${BILL_DOWNLOAD_TIMEOUT_MS} ms`
+        : `the download is not a whole gzip file (${describeNetworkError(error)})`;
+      throw new BillError(
+        'wechat',
+        isTimeout(error) ? 'unavailable' : 'corrupt',
+        `${label}: ${message}`,
+      );
+    }
   }
 
   /**

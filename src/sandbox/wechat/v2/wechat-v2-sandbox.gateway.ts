@@ -23,7 +23,8 @@ import {
   type SandboxTrade,
   type TradeProduct,
 } from '../wechat-sandbox.types';
-import { BILL_TYPES, buildBill, isBillDate, type BillType } from './wechat-v2-sandbox.bill';
+import { WechatSandboxBills } from '../wechat-sandbox-bill.service';
+import { BILL_TYPES, isBillDate, type BillType } from '../wechat-sandbox.bill';
 import {
   WechatV2SandboxCredentials,
   v2RefundStatus,
@@ -113,6 +114,7 @@ export class WechatV2SandboxGateway {
   constructor(
     private readonly trades: WechatSandboxService,
     private readonly credentials: WechatV2SandboxCredentials,
+    private readonly bills: WechatSandboxBills,
   ) {}
 
   handle(api: string, body: unknown): V2Reply {
@@ -167,7 +169,8 @@ export class WechatV2SandboxGateway {
   /**
    * B6. The bill of a Beijing day (wechat-v2-sandbox.bill.ts), unsigned text,
    * gzipped with tar_type GZIP; "No Bill Exist" when the day has no record of
-   * the bill_type. RECHARGE_REFUND is refused: the sandbox has no recharge
+   * the bill_type; "Bill Creating" when the bill control says it is not ready
+   * (the sandbox's words for it). RECHARGE_REFUND is refused: the sandbox has no recharge
    * coupons.
    */
   private downloadBill(f: Record<string, string>): V2Reply {
@@ -177,17 +180,23 @@ export class WechatV2SandboxGateway {
     if (!BILL_TYPES.includes(type))
       throw new BillFail('20001', 'invalid bill_type (ALL, SUCCESS or REFUND in the sandbox)');
     if (f.tar_type && f.tar_type !== 'GZIP') throw new BillFail('20001', 'invalid tar_type (GZIP)');
-    const text = buildBill(
-      this.trades.allTrades(),
+    if (this.bills.faults.take('not_ready')) throw new BillFail('20003', 'Bill Creating');
+    const text = this.bills.text(
       f.bill_date,
       type,
       this.credentials.appId,
       this.credentials.mchId,
+      false,
     );
     if (text === null) throw NO_BILL;
     const body = Buffer.from(text, 'utf8');
     const gzip = f.tar_type === 'GZIP';
-    return { xml: '', bill: { body: gzip ? gzipSync(body) : body, gzip } };
+    const bytes = gzip ? gzipSync(body) : body;
+    // The bill control's damaged download: cut short, so gzip's own check fails.
+    const served = this.bills.faults.take('corrupt')
+      ? bytes.subarray(0, Math.floor(bytes.length / 2))
+      : bytes;
+    return { xml: '', bill: { body: served, gzip } };
   }
 
   /** B6: `<xml><return_code>FAIL</return_code><return_msg>…</return_msg><error_code>…</error_code></xml>`. */

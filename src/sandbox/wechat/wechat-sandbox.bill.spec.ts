@@ -1,5 +1,5 @@
-import type { SandboxRefund, SandboxTrade } from '../wechat-sandbox.types';
-import { BILL_HEADERS, buildBill, isBillDate, yuan } from './wechat-v2-sandbox.bill';
+import type { SandboxRefund, SandboxTrade } from './wechat-sandbox.types';
+import { BILL_HEADERS, buildBill, isBillDate, yuan } from './wechat-sandbox.bill';
 
 const trade = (over: Partial<SandboxTrade>): SandboxTrade => ({
   outTradeNo: 'T1',

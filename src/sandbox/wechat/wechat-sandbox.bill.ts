@@ -1,9 +1,10 @@
 /**
- * The trade bill of the simulated WeChat Pay API v2 (/pay/downloadbill,
- * protocols.md B6), written from the shared trade book:
+ * The trade bill of the simulated WeChat Pay, the same text for API v2
+ * (/pay/downloadbill, protocols.md B6) and the v3 trade bill file (C4),
+ * written from the shared trade book:
  *
- * - UTF-8 text, lines ending `\r\n`, no BOM (B6 names the BOM for the v3
- *   fixture only; a reader must take both).
+ * - UTF-8 text, lines ending `\r\n`; v3's file starts with a BOM, v2's does
+ *   not (B6 names the BOM for the v3 fixture only; a reader must take both).
  * - Line 1: the comma-separated column header of the bill_type, no backticks.
  * - One line per record, every field prefixed with a backtick, fields joined
  *   by `` ,` `` (the empty last column leaves a trailing `` ,` ``).
@@ -20,10 +21,12 @@
  * records (payments and refunds). Amounts are yuan with two decimals (the fee
  * five), converted from integer fen without floating point.
  */
-import type { SandboxRefund, SandboxTrade } from '../wechat-sandbox.types';
-import { TRADE_TYPES } from '../wechat-sandbox.types';
-import { beijingStamp } from '../wechat-sandbox.time';
-import { v2RefundStatus, v2RefundTime } from './wechat-v2-sandbox.credentials';
+import type { SandboxBillFaults, SandboxBillRow } from '../sandbox-bill-faults';
+import { newTransactionId } from './wechat-sandbox.ids';
+import type { SandboxRefund, SandboxTrade } from './wechat-sandbox.types';
+import { TRADE_TYPES } from './wechat-sandbox.types';
+import { beijingStamp } from './wechat-sandbox.time';
+import { v2RefundStatus, v2RefundTime } from './v2/wechat-v2-sandbox.credentials';
 
 export const BILL_TYPES = ['ALL', 'SUCCESS', 'REFUND'] as const;
 export type BillType = (typeof BILL_TYPES)[number];
@@ -61,7 +64,7 @@ const beijingDay = (at: Date) => beijingStamp(at).slice(0, 8);
 /** The format has no escape: a backtick or a line break inside a value would end the field or the line. */
 const clean = (value: string) => value.replace(/`/g, "'").replace(/[\r\n]+/g, ' ');
 
-interface BillRecord {
+interface BillRecord extends SandboxBillRow {
   at: Date;
   fields: Record<string, string>;
   settledFen: number;
@@ -95,6 +98,9 @@ function common(trade: SandboxTrade, appId: string, mchId: string): Record<strin
 function paymentRecord(trade: SandboxTrade, appId: string, mchId: string): BillRecord {
   const paidAt = trade.paidAt!;
   return {
+    kind: 'payment',
+    outTradeNo: trade.outTradeNo,
+    amountFen: trade.totalFen,
     at: paidAt,
     fields: {
       ...common(trade, appId, mchId),
@@ -125,6 +131,10 @@ function refundRecord(
 ): BillRecord {
   const refundFen = refund.status === 'CLOSED' ? 0 : refund.amountFen;
   return {
+    kind: 'refund',
+    outTradeNo: trade.outTradeNo,
+    outRefundNo: refund.outRefundNo,
+    amountFen: refund.amountFen,
     at: refund.createdAt,
     fields: {
       ...common(trade, appId, mchId),
@@ -151,9 +161,61 @@ function refundRecord(
 
 const line = (values: string[]) => values.map((v) => `\`${clean(v)}`).join(',');
 
+/** The bill control's "alter": the row says `fen` wherever it states its amount. */
+function altered(record: BillRecord, fen: number): BillRecord {
+  if (record.kind === 'payment') {
+    return {
+      ...record,
+      amountFen: fen,
+      fields: { ...record.fields, 应结订单金额: yuan(fen), 订单金额: yuan(fen) },
+      settledFen: fen,
+      orderFen: fen,
+    };
+  }
+  const refundFen = record.refundFen === 0 ? 0 : fen;
+  return {
+    ...record,
+    amountFen: fen,
+    fields: { ...record.fields, 退款金额: yuan(refundFen), 申请退款金额: yuan(fen) },
+    refundFen,
+    appliedFen: fen,
+  };
+}
+
+/** The bill control's "add": a record of a trade or refund no merchant made. */
+function madeUp(row: SandboxBillRow, day: string, appId: string, mchId: string): BillRecord {
+  const at = new Date(`${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}T12:00:00+08:00`);
+  const trade = {
+    outTradeNo: row.outTradeNo,
+    product: 'native',
+    appId,
+    description: 'sandbox: a trade paygate never made',
+    transactionId: newTransactionId(at),
+    totalFen: row.amountFen,
+    paidAt: at,
+  } as SandboxTrade;
+  if (row.kind === 'payment') return paymentRecord(trade, appId, mchId);
+  const refund = {
+    outRefundNo: row.outRefundNo ?? `${row.outTradeNo}R`,
+    refundId: `50${at.getTime()}${String(row.amountFen).padStart(14, '0')}`.slice(0, 29),
+    amountFen: row.amountFen,
+    status: 'SUCCESS',
+    createdAt: at,
+    successAt: at,
+  } as SandboxRefund;
+  return refundRecord(trade, refund, 'ALL', appId, mchId);
+}
+
+export interface BillOptions {
+  /** v3's file starts with a UTF-8 BOM. */
+  bom?: boolean;
+  /** Rows the bill control adds, leaves out or alters. */
+  faults?: SandboxBillFaults;
+}
+
 /**
  * The bill of one Beijing day (yyyyMMdd) for bill_type, or null when that day
- * holds no record of the type (WeChat's "No Bill Exist").
+ * holds no record of the type (WeChat's "No Bill Exist", v3's NO_STATEMENT_EXIST).
  */
 export function buildBill(
   trades: readonly SandboxTrade[],
@@ -161,8 +223,9 @@ export function buildBill(
   type: BillType,
   appId: string,
   mchId: string,
+  options: BillOptions = {},
 ): string | null {
-  const records: BillRecord[] = [];
+  let records: BillRecord[] = [];
   for (const trade of trades) {
     if (!trade.paidAt) continue;
     if (type !== 'REFUND' && beijingDay(trade.paidAt) === billDate)
@@ -171,6 +234,14 @@ export function buildBill(
     for (const refund of trade.refunds)
       if (beijingDay(refund.createdAt) === billDate)
         records.push(refundRecord(trade, refund, type, appId, mchId));
+  }
+  if (options.faults) {
+    const day = `${billDate.slice(0, 4)}-${billDate.slice(4, 6)}-${billDate.slice(6, 8)}`;
+    records = options.faults
+      .apply(day, records, altered, (row) => madeUp(row, billDate, appId, mchId))
+      .filter((r) =>
+        type === 'SUCCESS' ? r.kind === 'payment' : type === 'REFUND' ? r.kind === 'refund' : true,
+      );
   }
   if (records.length === 0) return null;
   records.sort((a, b) => a.at.getTime() - b.at.getTime());
@@ -190,5 +261,5 @@ export function buildBill(
       yuan(sum((r) => r.appliedFen)),
     ]),
   ];
-  return `${lines.join('\r\n')}\r\n`;
+  return `${options.bom ? '\uFEFF' : ''}${lines.join('\r\n')}\r\n`;
 }

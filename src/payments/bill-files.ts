@@ -1,0 +1,72 @@
+/**
+ * What every channel's downloadBill does alike: check the day asked for, keep
+ * the download in a private temporary directory while it is read (a bill of
+ * any size never sits in memory), and remove it afterwards. Channel formats
+ * stay in the channel folders.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { createGunzip } from 'node:zlib';
+
+/** How long one bill download may take, connection to last byte (a big day is tens of MB). */
+export const BILL_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
+
+/** `YYYY-MM-DD` of a real calendar day, else a RangeError naming it. */
+export function assertBillDate(date: string): void {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const at = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : null;
+  if (!at || at.toISOString().slice(0, 10) !== date) {
+    throw new RangeError(`bill date must be a YYYY-MM-DD day, not ${JSON.stringify(date)}`);
+  }
+}
+
+/** Today in Beijing (UTC+8, no daylight saving), `YYYY-MM-DD`: the channels' bill day. */
+export function beijingToday(now = new Date()): string {
+  return new Date(now.getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+/** A private (0700) directory for one download; `remove()` always succeeds. */
+export async function billTempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'paygate-bill-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface SavedBody {
+  /** Bytes written (after gunzip when asked). */
+  bytes: number;
+  /** Hex digest of what was written, when a hash was asked for. */
+  digest?: string;
+}
+
+/**
+ * Streams a fetch body to `path`, optionally through gunzip and a hash of what
+ * comes out of it (WeChat's SHA-1 covers the decompressed bill). A gzip stream
+ * that is cut short or fails its own CRC rejects here, before anyone reads a row.
+ */
+export async function saveBody(
+  body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array> | Readable,
+  path: string,
+  options: { gunzip?: boolean; hash?: 'sha1' } = {},
+): Promise<SavedBody> {
+  const hash = options.hash ? createHash(options.hash) : undefined;
+  let bytes = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      bytes += chunk.length;
+      hash?.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const source =
+    body instanceof Readable ? body : Readable.fromWeb(body as WebReadableStream<Uint8Array>);
+  const out = createWriteStream(path, { mode: 0o600 });
+  if (options.gunzip) await pipeline(source, createGunzip(), meter, out);
+  else await pipeline(source, meter, out);
+  return { bytes, ...(hash ? { digest: hash.digest('hex') } : {}) };
+}
