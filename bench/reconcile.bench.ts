@@ -14,7 +14,7 @@
  * checks every count.
  *
  *   npm run bench:reconcile -- [--channel alipay|wechat|both] [--db sqlite|mysql|both]
- *     [--rows 1000000] [--keep]
+ *     [--rows 1000000] [--keep] [--profile]
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -45,7 +45,7 @@ import { machineInfo, machineLine } from './support/machine-info';
 
 type Channel = 'alipay' | 'wechat';
 
-const args = new BenchArgs(process.argv.slice(2), ['channel', 'db', 'rows', 'keep']);
+const args = new BenchArgs(process.argv.slice(2), ['channel', 'db', 'rows', 'keep', 'profile']);
 const settings = {
   channels: ((c) => (c === 'both' ? ['alipay', 'wechat'] : [c]) as Channel[])(
     args.oneOf('channel', ['alipay', 'wechat', 'both'] as const, 'both'),
@@ -53,8 +53,10 @@ const settings = {
   dbs: args.dbs(),
   rows: args.int('rows', 1_000_000, 10_000, 10_000_000),
   keep: args.flag('keep'),
+  /** --cpu-prof for the service; the profiles stay in the kept work directory. */
+  profile: args.flag('profile'),
 };
-const cleanups = new Cleanups(() => settings.keep);
+const cleanups = new Cleanups(() => settings.keep || settings.profile);
 
 const DAY_MS = 24 * 3600_000;
 /** A day the daily job does not reconcile by itself (it takes the day before today). */
@@ -483,6 +485,9 @@ async function runOne(channel: Channel, db: BenchDb, workDir: string): Promise<O
   };
 
   const service = await startService({
+    nodeArgs: settings.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'profiles', label.replace('/', '-'))}`]
+      : [],
     dataDir,
     db: dbOption,
     logFile: join(workDir, `service-${label.replace('/', '-')}.log`),

@@ -13,20 +13,26 @@ export interface KeyedTable {
   channelColumn: string;
 }
 
-/** Rows of `channel` whose `keyColumn` is one of `keys` (one statement per batch). */
-export function selectByKeys(
+/**
+ * Rows of `channel` whose `keyColumn` (a unique column) is one of `keys`, one
+ * statement per batch. The statement names the key only, so the planner walks
+ * the unique index rather than an index that starts with the channel (which
+ * would read every row of the channel); the channel is checked here.
+ */
+export async function selectByKeys(
   manager: EntityManager,
   t: KeyedTable,
   keyColumn: string,
   channel: string,
   keys: readonly string[],
 ): Promise<Record<string, unknown>[]> {
-  if (keys.length === 0) return Promise.resolve([]);
-  return select<Record<string, unknown>>(
+  if (keys.length === 0) return [];
+  const rows = await select<Record<string, unknown>>(
     manager,
-    `SELECT ${t.columns} FROM ${t.table} WHERE ${t.channelColumn} = ? AND ${keyColumn} IN (${keys.map(() => '?').join(', ')})`,
-    [channel, ...keys],
+    `SELECT ${t.channelColumn} AS keyed_channel, ${t.columns} FROM ${t.table} WHERE ${keyColumn} IN (${keys.map(() => '?').join(', ')})`,
+    [...keys],
   );
+  return rows.filter((r) => r.keyed_channel === channel);
 }
 
 /**
@@ -45,7 +51,8 @@ export function pageByTime(
   const params: unknown[] = [filter.channel, filter.from, filter.to, filter.status];
   let keyset = '';
   if (after) {
-    keyset = ` AND (${timeColumn} > ? OR (${timeColumn} = ? AND id > ?))`;
+    // `time >= last` bounds the index range; the OR only sorts out rows at that very instant.
+    keyset = ` AND ${timeColumn} >= ? AND (${timeColumn} > ? OR id > ?)`;
     params.push(after.at, after.at, after.id);
   }
   return select<Record<string, unknown>>(

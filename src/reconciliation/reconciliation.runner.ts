@@ -100,9 +100,15 @@ export class ReconciliationRunner {
       if (!alive) throw new RunStopped('another instance took the run over');
     };
     try {
-      await this.compareBill(run, day, tally, check);
-      await this.findMissingRemote(run, day, tally, check);
-      await this.heal(run, tally);
+      const phases: string[] = [];
+      const timed = async (name: string, phase: () => Promise<void>) => {
+        const t0 = Date.now();
+        await phase();
+        phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      };
+      await timed('bill', () => this.compareBill(run, day, tally, check));
+      await timed('our day', () => this.findMissingRemote(run, day, tally, check));
+      await timed('healing', () => this.heal(run, tally));
       const now = new Date();
       if (!(await this.store.complete(run, tally, now))) {
         this.logger.warn(
@@ -118,7 +124,7 @@ export class ReconciliationRunner {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const summary =
         `${run.channel} ${run.billDate} reconciled in ${seconds} s: ${tally.channelRows} bill rows, ` +
-        `${tally.localRows} of ours, ${tally.matched} matched, ${tally.discrepancies} discrepancies (${tally.healed} healed)`;
+        `${tally.localRows} of ours, ${tally.matched} matched, ${tally.discrepancies} discrepancies (${tally.healed} healed); ${phases.join(', ')}`;
       if (tally.unreadableFees > 0)
         this.logger.warn(
           `run ${run.id}: ${tally.unreadableFees} fees on the bill were not amounts; left out of fee_total`,
