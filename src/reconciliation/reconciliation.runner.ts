@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { ConfigType } from '@nestjs/config';
 import { YuanTotal } from '../common/money/money';
 import { jobsConfig } from '../config/jobs.config';
@@ -50,6 +52,38 @@ class Tally implements RunCounts {
   }
 }
 
+/**
+ * At most `limit` pieces of work at once. The first failure is thrown by the
+ * next add() or by drain(); settled() waits for everything started, whatever
+ * became of it.
+ */
+class InFlight {
+  private readonly running = new Set<Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly limit: number) {}
+
+  async add(work: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    if (this.failure) throw this.failure.error;
+    const running: Promise<void> = work()
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(running));
+    this.running.add(running);
+  }
+
+  async drain(): Promise<void> {
+    await this.settled();
+    if (this.failure) throw this.failure.error;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all([...this.running]);
+  }
+}
+
 /** The run was stopped from outside (shutdown, or another instance took it over). */
 class RunStopped extends Error {}
 
@@ -72,7 +106,15 @@ export class ReconciliationRunner {
     private readonly refunds: RefundsService,
     private readonly notifications: NotificationsService,
     @Inject(jobsConfig.KEY) private readonly jobs: ConfigType<typeof jobsConfig>,
-  ) {}
+    @InjectDataSource() dataSource: DataSource,
+  ) {
+    // SQLite runs every statement on this thread, one at a time: overlapping batches
+    // would only interleave them. MySQL answers on other cores, several at once.
+    this.concurrency = dataSource.options.type === 'better-sqlite3' ? 1 : 4;
+  }
+
+  /** Batches compared (or pages checked) at once. */
+  private readonly concurrency: number;
 
   /**
    * Runs `run` (RUNNING, owned by this instance) to COMPLETED or FAILED; never
@@ -148,22 +190,25 @@ export class ReconciliationRunner {
   ): Promise<void> {
     const provider = this.providers.get(run.channel);
     let batch: BillRow[] = [];
-    // One batch is written while the next is read from the bill.
-    let writing: Promise<void> = Promise.resolve();
+    // Batches are compared while the bill is read on; their keys are disjoint.
+    const writing = new InFlight(this.concurrency);
     try {
       for await (const row of provider.downloadBill(run.billDate)) {
         batch.push(row);
         if (batch.length < BATCH) continue;
-        await writing;
         check();
-        writing = this.compareBatch(run, day, batch, tally);
+        const full = batch;
+        await writing.add(() => this.compareBatch(run, day, full, tally));
         batch = [];
       }
-      await writing;
-      if (batch.length > 0) await this.compareBatch(run, day, batch, tally);
+      if (batch.length > 0) {
+        const last = batch;
+        await writing.add(() => this.compareBatch(run, day, last, tally));
+      }
+      await writing.drain();
     } finally {
       // Nothing of this run may still be writing when a failure removes what it wrote.
-      await writing.catch(() => undefined);
+      await writing.settled();
     }
   }
 
@@ -239,52 +284,62 @@ export class ReconciliationRunner {
     ]);
     const runIds = [run.id, ...neighbours];
 
-    let afterPayment: BookedPayment | null = null;
-    for (;;) {
-      check();
-      const page = await this.payments.pageSucceeded(
-        run.channel,
-        day.from,
-        day.to,
-        afterPayment,
-        BATCH,
-      );
-      if (page.length === 0) break;
-      tally.localRows += page.length;
-      const present = await this.store.billKeysPresent(
-        runIds,
-        'P',
-        page.map((p) => p.outTradeNo),
-      );
-      const missing = page.filter((p) => !present.has(p.outTradeNo)).map(missingPayment);
-      tally.discrepancies += missing.length;
-      await this.store.recordDiscrepancies(run, missing, new Date());
-      afterPayment = page[page.length - 1];
-      if (page.length < BATCH) break;
-    }
+    const checking = new InFlight(this.concurrency);
+    try {
+      let afterPayment: BookedPayment | null = null;
+      for (;;) {
+        check();
+        const page = await this.payments.pageSucceeded(
+          run.channel,
+          day.from,
+          day.to,
+          afterPayment,
+          BATCH,
+        );
+        if (page.length === 0) break;
+        tally.localRows += page.length;
+        await checking.add(async () => {
+          const present = await this.store.billKeysPresent(
+            runIds,
+            'P',
+            page.map((p) => p.outTradeNo),
+          );
+          const missing = page.filter((p) => !present.has(p.outTradeNo)).map(missingPayment);
+          tally.discrepancies += missing.length;
+          await this.store.recordDiscrepancies(run, missing, new Date());
+        });
+        afterPayment = page[page.length - 1];
+        if (page.length < BATCH) break;
+      }
 
-    let afterRefund: BookedRefund | null = null;
-    for (;;) {
-      check();
-      const page = await this.refunds.pageSucceeded(
-        run.channel,
-        day.from,
-        day.to,
-        afterRefund,
-        BATCH,
-      );
-      if (page.length === 0) break;
-      tally.localRows += page.length;
-      const present = await this.store.billKeysPresent(
-        runIds,
-        'R',
-        page.map((r) => r.outRefundNo),
-      );
-      const missing = page.filter((r) => !present.has(r.outRefundNo)).map(missingRefund);
-      tally.discrepancies += missing.length;
-      await this.store.recordDiscrepancies(run, missing, new Date());
-      afterRefund = page[page.length - 1];
-      if (page.length < BATCH) break;
+      let afterRefund: BookedRefund | null = null;
+      for (;;) {
+        check();
+        const page = await this.refunds.pageSucceeded(
+          run.channel,
+          day.from,
+          day.to,
+          afterRefund,
+          BATCH,
+        );
+        if (page.length === 0) break;
+        tally.localRows += page.length;
+        await checking.add(async () => {
+          const present = await this.store.billKeysPresent(
+            runIds,
+            'R',
+            page.map((r) => r.outRefundNo),
+          );
+          const missing = page.filter((r) => !present.has(r.outRefundNo)).map(missingRefund);
+          tally.discrepancies += missing.length;
+          await this.store.recordDiscrepancies(run, missing, new Date());
+        });
+        afterRefund = page[page.length - 1];
+        if (page.length < BATCH) break;
+      }
+      await checking.drain();
+    } finally {
+      await checking.settled();
     }
   }
 

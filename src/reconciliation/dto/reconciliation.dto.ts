@@ -40,7 +40,7 @@ export class ListRunsQuery {
   @IsIn(CHANNELS, { message: `channel must be one of ${CHANNELS.join(', ')}` })
   channel?: Channel;
 
-  @ApiPropertyOptional({ example: '2024-01-01' })
+  @ApiPropertyOptional({ description: 'YYYY-MM-DD, Beijing' })
   @IsOptional()
   @IsString({ message: 'date must be a calendar date YYYY-MM-DD (Beijing)' })
   @Validate(IsBillDate)
