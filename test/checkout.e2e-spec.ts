@@ -352,21 +352,40 @@ describe('hosted checkout page rate limits (e2e)', () => {
     await t.close();
   });
 
+  // All at once, so that the buckets barely refill meanwhile, however slow the database.
+  const burst = (path: string, n: number, lang?: string) =>
+    Promise.all(
+      Array.from({ length: n }, () => {
+        const req = t.http.get(path);
+        return lang ? req.set('Accept-Language', lang) : req;
+      }),
+    );
+
   it('the page: 30 at once from one address, then 429 with Retry-After', async () => {
-    const unknown = `/checkout/ord_${'2'.repeat(24)}?cs=cs_${'a'.repeat(40)}`;
-    for (let i = 0; i < 30; i++) await t.http.get(unknown).expect(404);
-    const res = await t.http.get(unknown).set('Accept-Language', 'en').expect(429);
-    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.text).toContain('Too many requests');
+    const answers = await burst(
+      `/checkout/ord_${'2'.repeat(24)}?cs=cs_${'a'.repeat(40)}`,
+      40,
+      'en',
+    );
+    const served = answers.filter((r) => r.status === 404).length;
+    const refused = answers.filter((r) => r.status === 429);
+    expect(served).toBeGreaterThanOrEqual(30);
+    expect(served + refused.length).toBe(40);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(Number(refused[0].headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused[0].headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(refused[0].text).toContain('Too many requests');
   });
 
   it('the status: 60 at once, then 429 TOO_MANY_REQUESTS', async () => {
-    const path = `/checkout/ord_${'3'.repeat(24)}/status`;
-    for (let i = 0; i < 60; i++) await t.http.get(path).expect(404);
-    const res = await t.http.get(path).expect(429);
-    expect(res.body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
-    expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const answers = await burst(`/checkout/ord_${'3'.repeat(24)}/status`, 90);
+    const served = answers.filter((r) => r.status === 404).length;
+    const refused = answers.filter((r) => r.status === 429);
+    expect(served).toBeGreaterThanOrEqual(60);
+    expect(served + refused.length).toBe(90);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0].body).toMatchObject({ statusCode: 429, code: 'TOO_MANY_REQUESTS' });
+    expect(Number(refused[0].headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 });
 
