@@ -1,6 +1,7 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
+import { CheckoutModule } from './checkout/checkout.module';
 import { RequestIdMiddleware } from './common/logging/request-id.middleware';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -38,6 +39,7 @@ export class AppModule implements NestModule {
         ReconciliationModule,
         AdminModule,
         AuthModule,
+        CheckoutModule,
         JobsModule,
         ...sandboxModules(process.env),
       ],

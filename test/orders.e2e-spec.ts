@@ -49,6 +49,20 @@ describe('orders API (e2e)', () => {
       expect(res.headers['x-request-id']).toMatch(/^req_/);
     });
 
+    it('stores returnUrl for the checkout page', async () => {
+      const returnUrl = 'https://shop.example.com/orders/SO-1001?paid=1';
+      const res = await t.http
+        .post('/api/orders')
+        .set(t.merchant)
+        .send(orderInput({ returnUrl }))
+        .expect(201);
+      const rows: { return_url: string | null }[] = await t.dataSource.query(
+        'SELECT return_url FROM orders WHERE id = ?',
+        [res.body.id],
+      );
+      expect(rows[0].return_url).toBe(returnUrl);
+    });
+
     it('honours expireSeconds', async () => {
       const res = await t.http
         .post('/api/orders')
@@ -122,6 +136,35 @@ describe('orders API (e2e)', () => {
         'notifyUrl not http',
         'notifyUrl',
         (no) => orderInput({ merchantOrderNo: no, notifyUrl: 'ftp://x.example/y' }),
+      ],
+      [
+        'returnUrl a javascript: URL',
+        'returnUrl',
+        (no) => orderInput({ merchantOrderNo: no, returnUrl: 'javascript:alert(1)' }),
+      ],
+      [
+        'returnUrl not http',
+        'returnUrl',
+        (no) => orderInput({ merchantOrderNo: no, returnUrl: 'ftp://shop.example.com/done' }),
+      ],
+      [
+        'returnUrl without a scheme',
+        'returnUrl',
+        (no) => orderInput({ merchantOrderNo: no, returnUrl: '//evil.example/done' }),
+      ],
+      [
+        'returnUrl with a password',
+        'returnUrl',
+        (no) => orderInput({ merchantOrderNo: no, returnUrl: 'https://u:p@shop.example.com/' }),
+      ],
+      [
+        'returnUrl over 1024 characters',
+        'returnUrl',
+        (no) =>
+          orderInput({
+            merchantOrderNo: no,
+            returnUrl: `https://shop.example.com/${'x'.repeat(1010)}`,
+          }),
       ],
       [
         'metadata an array',

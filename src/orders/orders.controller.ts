@@ -41,7 +41,7 @@ export class OrdersController {
         value: { merchantOrderNo: 'SO-1001', amount: 8880, subject: 'Blue mug' },
       },
       withWebhook: {
-        summary: 'With a webhook URL, a lifetime and metadata',
+        summary: 'With a webhook URL, a return URL for the checkout page, a lifetime and metadata',
         value: {
           merchantOrderNo: 'SO-1002',
           amount: 8880,
@@ -49,6 +49,7 @@ export class OrdersController {
           description: 'one blue mug, 350 ml',
           expireSeconds: 1800,
           notifyUrl: 'https://shop.example.com/hooks/paygate',
+          returnUrl: 'https://shop.example.com/orders/SO-1002',
           metadata: { cartId: 'c-1' },
         },
       },

@@ -51,6 +51,7 @@ export class OrdersService {
       paidPaymentId: null,
       clientSecret: newClientSecret(),
       notifyUrl: dto.notifyUrl ?? null,
+      returnUrl: dto.returnUrl ?? null,
       metadata: dto.metadata ?? null,
       expiresAt: new Date(
         now.getTime() + (dto.expireSeconds ?? this.app.orderExpireSeconds) * 1000,

@@ -105,6 +105,25 @@ export class CreateOrderDto {
   notifyUrl?: string;
 
   @ApiPropertyOptional({
+    description:
+      'Where the hosted checkout page (GET /checkout/:id?cs=<clientSecret>) sends the buyer once the order is paid: ' +
+      'an http(s) URL of at most 1024 characters, such as https://shop.example.com/orders/SO-1001.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  @IsUrl(
+    {
+      protocols: ['http', 'https'],
+      require_protocol: true,
+      require_tld: false,
+      disallow_auth: true,
+    },
+    { message: 'returnUrl must be an http(s) URL without user name or password' },
+  )
+  returnUrl?: string;
+
+  @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
     description: 'Free-form JSON object (≤ 4 KB) echoed back in the order and its webhooks.',

@@ -50,6 +50,10 @@ export class Order {
   @Column({ name: 'notify_url', type: 'varchar', length: 1024, nullable: true })
   notifyUrl!: string | null;
 
+  /** Where the hosted checkout page sends the buyer once the order is paid (http or https). */
+  @Column({ name: 'return_url', type: 'varchar', length: 1024, nullable: true })
+  returnUrl!: string | null;
+
   @JsonColumn('metadata')
   metadata!: Record<string, unknown> | null;
 
