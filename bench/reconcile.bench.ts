@@ -357,6 +357,24 @@ function channelSetup(
   };
 }
 
+/**
+ * A GET that tries again on a connection error: a poll may meet a keep-alive
+ * socket the service is closing, which is no failure of the run.
+ */
+async function getJson(url: string, headers: Record<string, string>): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url, { headers });
+      if (res.status !== 200)
+        throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`);
+      return await res.json();
+    } catch (error) {
+      if (attempt >= 5 || !(error instanceof TypeError)) throw error;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 function memory(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) =>
@@ -603,3 +621,4 @@ main().catch(async (error: Error) => {
   await cleanups.runAll(true);
   process.exit(1);
 });
+run = (await getJson(`${service.baseUrl}/admin/reconciliations/${runId}`, admin)) as typeof run;
