@@ -536,9 +536,7 @@ async function runOne(channel: Channel, db: BenchDb, workDir: string): Promise<O
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     maxRss = Math.max(maxRss, memory(service.pid!).rssMiB);
-    run = (await (
-      await fetch(`${service.baseUrl}/admin/reconciliations/${runId}`, { headers: admin })
-    ).json()) as typeof run;
+    run = (await getJson(`${service.baseUrl}/admin/reconciliations/${runId}`, admin)) as typeof run;
     if (run.status !== 'RUNNING') break;
     if (Date.now() - started > 600_000) throw new Error('the run did not finish within 10 minutes');
   }
@@ -621,4 +619,3 @@ main().catch(async (error: Error) => {
   await cleanups.runAll(true);
   process.exit(1);
 });
-run = (await getJson(`${service.baseUrl}/admin/reconciliations/${runId}`, admin)) as typeof run;
