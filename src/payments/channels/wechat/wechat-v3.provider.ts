@@ -13,6 +13,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
+  readWholeBill,
   saveBody,
 } from '../../bill-files';
 import {
@@ -274,7 +275,8 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
    * The day's trade bill (C4): GET /v3/bill/tradebill (signed and verified like
    * every call) names the file and its SHA-1; the file is fetched with a signed
    * GET, gunzipped into a private temporary file while it is hashed, checked
-   * against hash_value, and only then read row by row (wechat.bill.ts). A day
+   * against hash_value, and read whole (wechat.bill.ts) before the first row is
+   * yielded. A day
    * without trades (NO_STATEMENT_EXIST) yields nothing; STATEMENT_CREATING is
    * not_ready. The file is removed however the reading ends.
    */
@@ -315,7 +317,13 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
           `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`,
         );
       }
-      yield* readWechatBillText(createReadStream(path), { label });
+      const bill = await readWholeBill(
+        readWechatBillText(createReadStream(path), { label }),
+        join(temp.dir, 'rows.jsonl'),
+        this.logger,
+      );
+      this.logger.log(`${label}: ${bill.count} rows`);
+      yield* bill.rows();
     } finally {
       await temp.remove();
     }
