@@ -345,7 +345,10 @@ export class WechatV2Provider implements PaymentProvider {
         await this.saveBill(first, chunks, path, label, true);
       } else if (first.toString('utf8').trimStart().startsWith('<xml>')) {
         const refusal = await this.refusal(first, chunks);
-        if (/no bill exist/i.test(refusal.return_msg ?? '')) return;
+        if (/no bill exist/i.test(refusal.return_msg ?? '')) {
+          this.logger.log(`${label}: no trades that day (No Bill Exist)`);
+          return;
+        }
         const why = `${refusal.return_msg ?? '(no return_msg)'} ${refusal.error_code ?? ''}`.trim();
         throw new BillError(
           'wechat',

@@ -293,7 +293,10 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
     } catch (error) {
       throw new BillError('wechat', 'unavailable', `${label}: ${(error as Error).message}`);
     }
-    if (res.code === 'NO_STATEMENT_EXIST') return;
+    if (res.code === 'NO_STATEMENT_EXIST') {
+      this.logger.log(`${label}: no trades that day (NO_STATEMENT_EXIST)`);
+      return;
+    }
     if (res.code === 'STATEMENT_CREATING') {
       throw new BillError('wechat', 'not_ready', `${label}: WeChat is still making it`);
     }
@@ -311,11 +314,9 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
       const path = join(temp.dir, 'bill.txt');
       const digest = await this.fetchBillFile(url, path, label);
       if (digest.toLowerCase() !== file.hash_value.toLowerCase()) {
-        throw new BillError(
-          'wechat',
-          'corrupt',
-          `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`,
-        );
+        const message = `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`;
+        this.logger.warn(message);
+        throw new BillError('wechat', 'corrupt', message);
       }
       const bill = await readWholeBill(
         readWechatBillText(createReadStream(path), { label }),
