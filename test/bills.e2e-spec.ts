@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { AlipayProvider } from '../src/payments/channels/alipay/alipay.provider';
+import type { WechatV3Client } from '../src/payments/channels/wechat/wechat-v3.client';
 import { WECHAT_PROVIDER } from '../src/payments/channels/wechat/wechat.providers';
 import { BillError, type BillRow, type PaymentProvider } from '../src/payments/payment-provider';
 import { orderWithAlipayAttempt, sandboxPay } from './support/alipay-sandbox';
@@ -230,6 +233,37 @@ describe.each([
     expect(yielded).toBe(0);
     expect(error.reason).toBe('corrupt');
     if (version === 'v3') expect(error.message).toMatch(/SHA-1/);
+  });
+
+  it('v3: tradebill is a signed answer; its file needs a signed request and is not itself signed', async () => {
+    if (version !== 'v3') return;
+    await paid(700);
+    // The provider's own client: it signs the request and verifies the answer.
+    const client = (wechat as unknown as { client: WechatV3Client }).client;
+    const answer = await client.call<{
+      hash_type: string;
+      hash_value: string;
+      download_url: string;
+    }>('GET', `/v3/bill/tradebill?bill_date=${today()}&bill_type=ALL&tar_type=GZIP`);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      hash_type: 'SHA1',
+      hash_value: expect.stringMatching(/^[0-9a-f]{40}$/),
+    });
+    const url = new URL(answer.body!.download_url);
+    expect(url.pathname).toBe('/sandbox/wechat/v3/billdownload/file');
+    const unsigned = await fetch(url);
+    expect(unsigned.status).toBe(401);
+    expect(((await unsigned.json()) as { code: string }).code).toBe('SIGN_ERROR');
+    const file = await client.download(url, 10_000);
+    expect(file.status).toBe(200);
+    expect(file.headers.get('wechatpay-signature')).toBeNull();
+    const text = gunzipSync(Buffer.from(await file.arrayBuffer()));
+    expect(createHash('sha1').update(text).digest('hex')).toBe(answer.body!.hash_value);
+    expect(text.subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    // An unknown (or expired) token: 404.
+    url.searchParams.set('token', 'nosuchtoken');
+    expect((await client.download(url, 10_000)).status).toBe(404);
   });
 
   it('injected rows: added, left out, altered, for payments and refunds', async () => {

@@ -139,13 +139,12 @@ export interface BillRow {
  * Why a day's bill cannot be read: `not_ready` (asked too early, try again later),
  * `corrupt` (the download failed its integrity check, was truncated or does not
  * parse), `unavailable` (the channel could not be reached or refused the call).
- * A provider downloads the whole bill and checks its integrity before it yields
- * the first row (Alipay: the zip's directory and the detail entry's CRC-32;
- * WeChat v3: the SHA-1 of the file against hash_value; v2: gzip's own CRC-32),
- * so a damaged or truncated download never yields part of itself. A row that is
- * intact but unreadable (an amount that is not yuan, an unknown status word)
- * throws `corrupt` naming its line when the reading reaches it: the rows before
- * it were yielded, each of them valid.
+ * A provider reads the whole bill before it yields the first row — downloads
+ * it, checks its integrity (Alipay: the zip's directory and the detail entry's
+ * CRC-32; WeChat v3: the SHA-1 against hash_value; v2: gzip's own CRC-32) and
+ * parses every row into a private spool file — so a corrupt bill never yields
+ * part of itself, whatever its size. The message names the channel, the day
+ * and, for a row that does not read, its line.
  */
 export class BillError extends Error {
   constructor(

@@ -12,6 +12,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
+  readWholeBill,
   saveBody,
 } from '../../bill-files';
 import {
@@ -210,7 +211,7 @@ export class AlipayProvider implements PaymentProvider {
   /**
    * The day's trade bill (A7): the download URL is asked for, the zip fetched at
    * once (the URL lives about 30 s) into a private temporary file, checked, and
-   * its detail file read row by row. Alipay has no bill for a day yet (or asked
+   * its detail file read whole before the first row is yielded. Alipay has no bill for a day yet (or asked
    * too early): not_ready. The file is removed however the reading ends.
    */
   async *downloadBill(date: string): AsyncIterable<BillRow> {
@@ -234,8 +235,13 @@ export class AlipayProvider implements PaymentProvider {
     try {
       const path = join(temp.dir, 'bill.zip');
       const saved = await this.fetchBill(url, path, label);
-      this.logger.log(`${label}: downloaded ${saved.bytes} bytes`);
-      yield* readAlipayBillZip(path, { label });
+      const bill = await readWholeBill(
+        readAlipayBillZip(path, { label }),
+        join(temp.dir, 'rows.jsonl'),
+        this.logger,
+      );
+      this.logger.log(`${label}: ${saved.bytes} bytes, ${bill.count} rows`);
+      yield* bill.rows();
     } finally {
       await temp.remove();
     }

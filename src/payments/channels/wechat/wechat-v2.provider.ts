@@ -16,6 +16,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
+  readWholeBill,
   saveBody,
 } from '../../bill-files';
 import {
@@ -309,8 +310,8 @@ export class WechatV2Provider implements PaymentProvider {
    * The answer is the gzipped bill, unsigned, or v2 XML when WeChat refuses:
    * `No Bill Exist` is a day without trades (nothing yielded), `Bill Creating`
    * not_ready. The bill is gunzipped into a private temporary file — gzip's own
-   * CRC-32 must check out, v2 has no hash — and only then read row by row
-   * (wechat.bill.ts, shared with v3). The file is removed however it ends.
+   * CRC-32 must check out, v2 has no hash — and read whole (wechat.bill.ts,
+   * shared with v3) before the first row is yielded. The file is removed however it ends.
    */
   async *downloadBill(date: string): AsyncIterable<BillRow> {
     assertBillDate(date);
@@ -344,7 +345,10 @@ export class WechatV2Provider implements PaymentProvider {
         await this.saveBill(first, chunks, path, label, true);
       } else if (first.toString('utf8').trimStart().startsWith('<xml>')) {
         const refusal = await this.refusal(first, chunks);
-        if (/no bill exist/i.test(refusal.return_msg ?? '')) return;
+        if (/no bill exist/i.test(refusal.return_msg ?? '')) {
+          this.logger.log(`${label}: no trades that day (No Bill Exist)`);
+          return;
+        }
         const why = `${refusal.return_msg ?? '(no return_msg)'} ${refusal.error_code ?? ''}`.trim();
         throw new BillError(
           'wechat',
@@ -355,7 +359,13 @@ export class WechatV2Provider implements PaymentProvider {
         // Not gzipped after all (a proxy that unpacked it): the text as it came.
         await this.saveBill(first, chunks, path, label, false);
       }
-      yield* readWechatBillText(createReadStream(path), { label });
+      const bill = await readWholeBill(
+        readWechatBillText(createReadStream(path), { label }),
+        join(temp.dir, 'rows.jsonl'),
+        this.logger,
+      );
+      this.logger.log(`${label}: ${bill.count} rows`);
+      yield* bill.rows();
     } finally {
       body.destroy();
       await temp.remove();

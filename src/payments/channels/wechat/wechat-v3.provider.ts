@@ -13,6 +13,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
+  readWholeBill,
   saveBody,
 } from '../../bill-files';
 import {
@@ -274,7 +275,8 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
    * The day's trade bill (C4): GET /v3/bill/tradebill (signed and verified like
    * every call) names the file and its SHA-1; the file is fetched with a signed
    * GET, gunzipped into a private temporary file while it is hashed, checked
-   * against hash_value, and only then read row by row (wechat.bill.ts). A day
+   * against hash_value, and read whole (wechat.bill.ts) before the first row is
+   * yielded. A day
    * without trades (NO_STATEMENT_EXIST) yields nothing; STATEMENT_CREATING is
    * not_ready. The file is removed however the reading ends.
    */
@@ -291,7 +293,10 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
     } catch (error) {
       throw new BillError('wechat', 'unavailable', `${label}: ${(error as Error).message}`);
     }
-    if (res.code === 'NO_STATEMENT_EXIST') return;
+    if (res.code === 'NO_STATEMENT_EXIST') {
+      this.logger.log(`${label}: no trades that day (NO_STATEMENT_EXIST)`);
+      return;
+    }
     if (res.code === 'STATEMENT_CREATING') {
       throw new BillError('wechat', 'not_ready', `${label}: WeChat is still making it`);
     }
@@ -309,13 +314,17 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
       const path = join(temp.dir, 'bill.txt');
       const digest = await this.fetchBillFile(url, path, label);
       if (digest.toLowerCase() !== file.hash_value.toLowerCase()) {
-        throw new BillError(
-          'wechat',
-          'corrupt',
-          `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`,
-        );
+        const message = `${label}: the SHA-1 of the downloaded bill is not the hash_value WeChat gave (damaged download)`;
+        this.logger.warn(message);
+        throw new BillError('wechat', 'corrupt', message);
       }
-      yield* readWechatBillText(createReadStream(path), { label });
+      const bill = await readWholeBill(
+        readWechatBillText(createReadStream(path), { label }),
+        join(temp.dir, 'rows.jsonl'),
+        this.logger,
+      );
+      this.logger.log(`${label}: ${bill.count} rows`);
+      yield* bill.rows();
     } finally {
       await temp.remove();
     }
