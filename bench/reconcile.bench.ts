@@ -14,7 +14,7 @@
  * checks every count.
  *
  *   npm run bench:reconcile -- [--channel alipay|wechat|both] [--db sqlite|mysql|both]
- *     [--rows 1000000] [--keep] [--profile]
+ *     [--rows 1000000] [--keep] [--profile] [--node-options '--max-semi-space-size=2']
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -45,7 +45,14 @@ import { machineInfo, machineLine } from './support/machine-info';
 
 type Channel = 'alipay' | 'wechat';
 
-const args = new BenchArgs(process.argv.slice(2), ['channel', 'db', 'rows', 'keep', 'profile']);
+const args = new BenchArgs(process.argv.slice(2), [
+  'channel',
+  'db',
+  'rows',
+  'keep',
+  'profile',
+  'node-options',
+]);
 const settings = {
   channels: ((c) => (c === 'both' ? ['alipay', 'wechat'] : [c]) as Channel[])(
     args.oneOf('channel', ['alipay', 'wechat', 'both'] as const, 'both'),
@@ -55,6 +62,8 @@ const settings = {
   keep: args.flag('keep'),
   /** --cpu-prof for the service; the profiles stay in the kept work directory. */
   profile: args.flag('profile'),
+  /** Extra node options for the service (experiments only; the headline runs without). */
+  nodeOptions: args.string('node-options', '').split(' ').filter(Boolean),
 };
 const cleanups = new Cleanups(() => settings.keep || settings.profile);
 
@@ -503,9 +512,12 @@ async function runOne(channel: Channel, db: BenchDb, workDir: string): Promise<O
   };
 
   const service = await startService({
-    nodeArgs: settings.profile
-      ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'profiles', label.replace('/', '-'))}`]
-      : [],
+    nodeArgs: [
+      ...settings.nodeOptions,
+      ...(settings.profile
+        ? ['--cpu-prof', `--cpu-prof-dir=${join(workDir, 'profiles', label.replace('/', '-'))}`]
+        : []),
+    ],
     dataDir,
     db: dbOption,
     logFile: join(workDir, `service-${label.replace('/', '-')}.log`),

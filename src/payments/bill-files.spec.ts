@@ -1,11 +1,6 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { assertBillDate, beijingToday, billTempDir, spoolRows } from './bill-files';
+import { existsSync } from 'node:fs';
+import { assertBillDate, beijingToday, billTempDir, loggedRows } from './bill-files';
 import { BillError, type BillRow } from './payment-provider';
-
-const dir = mkdtempSync(join(tmpdir(), 'bill-files-spec-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const rows: BillRow[] = [
   {
@@ -28,20 +23,29 @@ async function* source(list: BillRow[], failAfter?: number): AsyncGenerator<Bill
 }
 
 describe('bill files', () => {
-  it('spoolRows gives back every row exactly, optional fields absent stay absent', async () => {
-    const spool = await spoolRows(source(rows), join(dir, 'a.jsonl'));
-    expect(spool.count).toBe(2);
+  it('loggedRows passes every row through and logs the count; a failure is logged and thrown', async () => {
+    const logged: string[] = [];
+    const logger = {
+      log: (m: string) => logged.push(`log ${m}`),
+      warn: (m: string) => logged.push(`warn ${m}`),
+      error: (m: string) => logged.push(`error ${m}`),
+    };
     const back: BillRow[] = [];
-    for await (const row of spool.rows()) back.push(row);
+    for await (const row of loggedRows(source(rows), 'WeChat bill of 2024-01-01', logger))
+      back.push(row);
     expect(back).toEqual(rows);
-    expect('fee' in back[1]).toBe(false);
-  });
-
-  it('spoolRows: a reader failing at its last row fails before anything is yielded', async () => {
+    expect(logged).toEqual(['log WeChat bill of 2024-01-01: 2 rows']);
+    logged.length = 0;
     const many = Array.from({ length: 1000 }, (_, i) => ({ ...rows[0], outTradeNo: `P${i}` }));
-    await expect(spoolRows(source(many, 999), join(dir, 'b.jsonl'))).rejects.toMatchObject({
-      reason: 'corrupt',
-    });
+    let seen = 0;
+    await expect(
+      (async () => {
+        for await (const _ of loggedRows(source(many, 999), 'WeChat bill of 2024-01-01', logger))
+          seen++;
+      })(),
+    ).rejects.toMatchObject({ reason: 'corrupt' });
+    expect(seen).toBe(999);
+    expect(logged).toEqual(['warn line 3: not yuan']);
   });
 
   it('days: YYYY-MM-DD real days only; today in Beijing', () => {

@@ -5,11 +5,10 @@
  * stay in the channel folders.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -74,103 +73,28 @@ export async function saveBody(
 }
 
 /** A row as one JSON array a line: [kind, outTradeNo, outRefundNo, channelTradeNo, channelRefundNo, amount, fee, channelStatus, at]. */
-type SpooledRow = [
-  BillRow['kind'],
-  string,
-  string | null,
-  string | null,
-  string | null,
-  number,
-  string | null,
-  string,
-  number | null,
-];
-
-function spooled(row: BillRow): SpooledRow {
-  return [
-    row.kind,
-    row.outTradeNo,
-    row.outRefundNo ?? null,
-    row.channelTradeNo ?? null,
-    row.channelRefundNo ?? null,
-    row.amount,
-    row.fee ?? null,
-    row.channelStatus,
-    row.at ? row.at.getTime() : null,
-  ];
-}
-
-function unspooled(line: string): BillRow {
-  const [kind, outTradeNo, outRefundNo, tradeNo, refundNo, amount, fee, status, at] = JSON.parse(
-    line,
-  ) as SpooledRow;
-  return {
-    kind,
-    outTradeNo,
-    ...(outRefundNo !== null ? { outRefundNo } : {}),
-    ...(tradeNo !== null ? { channelTradeNo: tradeNo } : {}),
-    ...(refundNo !== null ? { channelRefundNo: refundNo } : {}),
-    amount,
-    ...(fee !== null ? { fee } : {}),
-    channelStatus: status,
-    ...(at !== null ? { at: new Date(at) } : {}),
-  };
-}
-
 /**
- * `spoolRows` for a provider: a failure is logged (with what it names: the
- * channel, the day, the line) before it reaches the caller.
+ * The rows of a bill as its reader yields them, counted; a failure is logged
+ * (with what it names: the channel, the day, the line) on its way to the
+ * caller, and so is the count once the bill is read. Rows stream through:
+ * reconciliation keeps what a run found only once the whole bill is read, so
+ * a bill that turns out unreadable at its last line leaves nothing behind.
  */
-export async function readWholeBill(
+export async function* loggedRows(
   rows: AsyncIterable<BillRow>,
-  path: string,
-  logger: { warn(message: string): void; error(message: string): void },
-): Promise<{ count: number; rows: () => AsyncGenerator<BillRow> }> {
-  try {
-    return await spoolRows(rows, path);
-  } catch (error) {
-    if (error instanceof BillError) logger.warn(error.message);
-    else logger.error(`bill not read: ${(error as Error).message}`);
-    throw error;
-  }
-}
-
-/**
- * Reads a whole bill before anyone sees a row of it: every row the channel's
- * reader yields is written to `path` (one short JSON line each) and, only once
- * the reader finished without an error, read back. A bill that turns out
- * unreadable at its last line has then yielded nothing, whatever its size, and
- * memory stays flat. Returns how many rows there are and an iterable of them.
- */
-export async function spoolRows(
-  rows: AsyncIterable<BillRow>,
-  path: string,
-): Promise<{ count: number; rows: () => AsyncGenerator<BillRow> }> {
+  label: string,
+  logger: { log(message: string): void; warn(message: string): void; error(message: string): void },
+): AsyncGenerator<BillRow> {
   let count = 0;
-  async function* lines(): AsyncGenerator<string> {
-    let batch = '';
+  try {
     for await (const row of rows) {
       count++;
-      batch += `${JSON.stringify(spooled(row))}\n`;
-      if (batch.length > 65_536) {
-        yield batch;
-        batch = '';
-      }
+      yield row;
     }
-    if (batch) yield batch;
+  } catch (error) {
+    if (error instanceof BillError) logger.warn(error.message);
+    else logger.error(`${label}: not read: ${(error as Error).message}`);
+    throw error;
   }
-  await pipeline(Readable.from(lines()), createWriteStream(path, { mode: 0o600 }));
-  return {
-    count,
-    rows: async function* () {
-      const input = createReadStream(path, { encoding: 'utf8' });
-      const reader = createInterface({ input, crlfDelay: Infinity });
-      try {
-        for await (const line of reader) if (line) yield unspooled(line);
-      } finally {
-        reader.close();
-        input.destroy();
-      }
-    },
-  };
+  logger.log(`${label}: ${count} rows`);
 }

@@ -139,12 +139,13 @@ export interface BillRow {
  * Why a day's bill cannot be read: `not_ready` (asked too early, try again later),
  * `corrupt` (the download failed its integrity check, was truncated or does not
  * parse), `unavailable` (the channel could not be reached or refused the call).
- * A provider reads the whole bill before it yields the first row — downloads
- * it, checks its integrity (Alipay: the zip's directory and the detail entry's
- * CRC-32; WeChat v3: the SHA-1 against hash_value; v2: gzip's own CRC-32) and
- * parses every row into a private spool file — so a corrupt bill never yields
- * part of itself, whatever its size. The message names the channel, the day
- * and, for a row that does not read, its line.
+ * A provider downloads the whole bill and checks its integrity before it
+ * yields the first row (Alipay: the zip's directory and the detail entry's
+ * CRC-32; WeChat v3: the SHA-1 against hash_value; v2: gzip's own CRC-32), so a
+ * damaged download never yields part of itself. Rows are then parsed as they
+ * are yielded: a row that does not read throws at its line, and the caller
+ * (reconciliation) discards what it had taken from that bill. The message names
+ * the channel, the day and, for a row, its line.
  */
 export class BillError extends Error {
   constructor(

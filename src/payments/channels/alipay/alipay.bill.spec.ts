@@ -113,12 +113,14 @@ describe('Alipay bill zip reader (protocols.md A7)', () => {
     expect(rows[4999]).toMatchObject({ outTradeNo: many[4999].outTradeNo, amount: 5000 });
   });
 
-  it('an amount that is not yuan is corrupt, naming the line and the trade', async () => {
+  it('an amount that is not yuan is corrupt, naming the row and the trade', async () => {
     const bad = await zipOf([payment, { ...payment, outTradeNo: 'PBAD', amountText: '88.888' }]);
     const { error } = await failure(bad);
     expect(error).toBeInstanceOf(BillError);
     expect(error).toMatchObject({ channel: 'alipay', reason: 'corrupt' });
-    expect((error as Error).message).toMatch(/2024-01-01: line 7 \(PBAD\): 订单金额 "88\.888"/);
+    expect((error as Error).message).toMatch(
+      /2024-01-01: row 2 of the detail list \(PBAD\): 订单金额 "88\.888"/,
+    );
   });
 
   it('an unknown 业务类型 is corrupt, not passed over', async () => {

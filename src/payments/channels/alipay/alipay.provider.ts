@@ -12,7 +12,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
-  readWholeBill,
+  loggedRows,
   saveBody,
 } from '../../bill-files';
 import {
@@ -235,13 +235,8 @@ export class AlipayProvider implements PaymentProvider {
     try {
       const path = join(temp.dir, 'bill.zip');
       const saved = await this.fetchBill(url, path, label);
-      const bill = await readWholeBill(
-        readAlipayBillZip(path, { label }),
-        join(temp.dir, 'rows.jsonl'),
-        this.logger,
-      );
-      this.logger.log(`${label}: ${saved.bytes} bytes, ${bill.count} rows`);
-      yield* bill.rows();
+      this.logger.log(`${label}: ${saved.bytes} bytes downloaded`);
+      yield* loggedRows(readAlipayBillZip(path, { label }), label, this.logger);
     } finally {
       await temp.remove();
     }

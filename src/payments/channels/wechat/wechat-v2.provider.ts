@@ -16,7 +16,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
-  readWholeBill,
+  loggedRows,
   saveBody,
 } from '../../bill-files';
 import {
@@ -359,13 +359,7 @@ export class WechatV2Provider implements PaymentProvider {
         // Not gzipped after all (a proxy that unpacked it): the text as it came.
         await this.saveBill(first, chunks, path, label, false);
       }
-      const bill = await readWholeBill(
-        readWechatBillText(createReadStream(path), { label }),
-        join(temp.dir, 'rows.jsonl'),
-        this.logger,
-      );
-      this.logger.log(`${label}: ${bill.count} rows`);
-      yield* bill.rows();
+      yield* loggedRows(readWechatBillText(createReadStream(path), { label }), label, this.logger);
     } finally {
       body.destroy();
       await temp.remove();

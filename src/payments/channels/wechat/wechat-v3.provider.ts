@@ -13,7 +13,7 @@ import {
   beijingToday,
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
-  readWholeBill,
+  loggedRows,
   saveBody,
 } from '../../bill-files';
 import {
@@ -318,13 +318,7 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
         this.logger.warn(message);
         throw new BillError('wechat', 'corrupt', message);
       }
-      const bill = await readWholeBill(
-        readWechatBillText(createReadStream(path), { label }),
-        join(temp.dir, 'rows.jsonl'),
-        this.logger,
-      );
-      this.logger.log(`${label}: ${bill.count} rows`);
-      yield* bill.rows();
+      yield* loggedRows(readWechatBillText(createReadStream(path), { label }), label, this.logger);
     } finally {
       await temp.remove();
     }
