@@ -8,7 +8,10 @@ export class BenchArgs {
     for (let i = 0; i < argv.length; i++) {
       const arg = argv[i];
       if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg}`);
-      const [name, inline] = arg.slice(2).split('=', 2);
+      // `--name=value`: the value is everything after the first '=' (it may hold '=' itself).
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
       if (!known.includes(name))
         throw new Error(`unknown option --${name} (known: ${known.join(', ')})`);
       const next = argv[i + 1];
