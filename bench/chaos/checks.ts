@@ -96,7 +96,6 @@ export async function checkRun(opts: {
     );
   }
   trades = await simTrades();
-  const byNo = new Map(trades.map((t) => [t.outTradeNo, t]));
 
   // ---- payments: paid at the channel ⇔ paid here, once, for the right amount -------
   const payments = await rows(
