@@ -107,7 +107,7 @@ export class Instances {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all(this.children.map((c) => c?.stop()));
+    await Promise.all(this.children.filter((c) => c !== undefined).map((c) => c.stop()));
     this.children.length = 0;
   }
 }
@@ -384,7 +384,6 @@ async function main(): Promise<void> {
   const hostileAnswers: RunRecord['hostile'] = [];
   record.hostile = hostileAnswers;
   const payStart = Date.now();
-  const payEnd = payStart + settings.paySeconds * 1000;
   const toPay = shuffle(orders.filter((o) => o.role === 'paid'));
   const refundRaces: RunRecord['refundRaces'] = [];
   record.refundRaces = refundRaces;
