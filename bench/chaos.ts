@@ -542,6 +542,12 @@ async function main(): Promise<void> {
   });
   await conn.end();
 
+  // The figures so far, before the closing (which can take long) starts.
+  print(`# chaos run, ${new Date().toISOString().slice(0, 10)}`);
+  print(machineLine(machine));
+  print(`settings: ${JSON.stringify(settings)}`);
+  for (const line of result.report) print(line);
+
   // ---- closing at scale ----------------------------------------------------------
   let closing: Awaited<ReturnType<typeof runClosing>> | undefined;
   if (settings.closeOrders > 0) {
@@ -562,10 +568,6 @@ async function main(): Promise<void> {
   }
 
   // ---- the report ------------------------------------------------------------------
-  print(`# chaos run, ${new Date().toISOString().slice(0, 10)}`);
-  print(machineLine(machine));
-  print(`settings: ${JSON.stringify(settings)}`);
-  for (const line of result.report) print(line);
   if (closing) for (const line of closing.report) print(line);
   print(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (result.violations.length > 0) {
