@@ -6,6 +6,12 @@
  * valid order.paid for and when the newest one arrived. Answers 200 to a valid
  * webhook, 400 to any other. GET /stats/<side> reports; the bench polls it.
  *
+ * For bench/chaos it also plays an unreliable merchant: BENCH_HOOK_FAIL_RATIO of
+ * the valid webhooks (decided before anything is recorded) are answered 500, or,
+ * for half of them when BENCH_HOOK_HANG_MS is set, answered only after that long
+ * (past paygate's WEBHOOK_TIMEOUT_MS: a timeout); GET /events/<side> lists every
+ * event id it accepted with its type, order and how often it came.
+ *
  * Started by the bench as a child process; configured by BENCH_HOOK_* variables.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -19,6 +25,8 @@ const env = (name: string): string => {
 
 const SECRET = env('BENCH_HOOK_SECRET');
 const BODY_LIMIT = 256 * 1024;
+const FAIL_RATIO = Number(process.env.BENCH_HOOK_FAIL_RATIO ?? '0');
+const HANG_MS = Number(process.env.BENCH_HOOK_HANG_MS ?? '0');
 
 interface Side {
   paidOrders: Set<string>;
@@ -26,13 +34,24 @@ interface Side {
   lastNewAt: number;
   received: number;
   invalid: number;
+  /** Answered 500 or timed out on purpose. */
+  failed: number;
+  /** Accepted event ids: type, order id, times accepted. */
+  events: Map<string, { type: string; orderId: string | null; count: number }>;
 }
 
 const sides = new Map<string, Side>();
 const side = (name: string): Side => {
   let s = sides.get(name);
   if (!s) {
-    s = { paidOrders: new Set(), lastNewAt: 0, received: 0, invalid: 0 };
+    s = {
+      paidOrders: new Set(),
+      lastNewAt: 0,
+      received: 0,
+      invalid: 0,
+      failed: 0,
+      events: new Map(),
+    };
     sides.set(name, s);
   }
   return s;
@@ -74,8 +93,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
         lastNewAt: s.lastNewAt,
         received: s.received,
         invalid: s.invalid,
+        failed: s.failed,
+        events: s.events.size,
       }),
     );
+  }
+  const list = /^\/events\/(\w+)$/.exec(url);
+  if (req.method === 'GET' && list) {
+    return reply(res, 200, JSON.stringify(Object.fromEntries(side(list[1]).events)));
   }
   const hook = /^\/hooks\/(\w+)$/.exec(url);
   if (req.method !== 'POST' || !hook) return reply(res, 404, '{}');
@@ -97,12 +122,32 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     s.invalid += 1;
     return reply(res, 400, '{"error":"bad signature"}');
   }
-  let event: { type?: unknown; data?: { id?: unknown; status?: unknown } };
+  let event: {
+    id?: unknown;
+    type?: unknown;
+    data?: { id?: unknown; orderId?: unknown; status?: unknown };
+  };
   try {
     event = JSON.parse(body.toString('utf8')) as typeof event;
   } catch {
     s.invalid += 1;
     return reply(res, 400, '{"error":"not JSON"}');
+  }
+  if (FAIL_RATIO > 0 && Math.random() < FAIL_RATIO) {
+    s.failed += 1;
+    if (HANG_MS > 0 && Math.random() < 0.5) await new Promise((r) => setTimeout(r, HANG_MS));
+    return reply(res, 500, '{"error":"merchant failure (on purpose)"}');
+  }
+  if (typeof event.id === 'string' && typeof event.type === 'string') {
+    const orderId =
+      typeof event.data?.orderId === 'string'
+        ? event.data.orderId
+        : typeof event.data?.id === 'string'
+          ? event.data.id
+          : null;
+    const seen = s.events.get(event.id);
+    if (seen) seen.count += 1;
+    else s.events.set(event.id, { type: event.type, orderId, count: 1 });
   }
   if (event.type === 'order.paid' && typeof event.data?.id === 'string') {
     if (event.data.status !== 'PAID') {

@@ -7,6 +7,7 @@ import { AppLogger } from './common/logging/app-logger';
 import { AccessLogMiddleware } from './common/logging/access-log.middleware';
 import { assignRequestId } from './common/logging/request-id.middleware';
 import { createValidationPipe } from './common/validation/validation.pipe';
+import { GracefulShutdown } from './health/graceful-shutdown.service';
 import type { AppConfig } from './config/app.config';
 import { appConfig } from './config/app.config';
 
@@ -27,7 +28,8 @@ export function configureApp(app: NestExpressApplication): INestApplication {
   useBodyParsers(app, config.bodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainExceptionFilter());
-  app.enableShutdownHooks();
+  // Signals are handled by main.ts (stopGracefully); app.close() drains HTTP before the database closes.
+  app.get(GracefulShutdown).attach(app.getHttpServer());
   setupSwagger(app);
   return app;
 }

@@ -7,6 +7,10 @@ import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { AppLogger } from './common/logging/app-logger';
 import { appConfig, AppConfig, loadAppConfig } from './config/app.config';
+import { GracefulShutdown } from './health/graceful-shutdown.service';
+
+/** A stop that has not finished by then ends the process anyway (orchestrators wait about 10 s). */
+const STOP_TIMEOUT_MS = 9_500;
 
 /**
  * Fails at once when the port is taken, before any module starts a job or
@@ -28,6 +32,35 @@ function assertPortFree(port: number): Promise<void> {
   });
 }
 
+/**
+ * SIGTERM / SIGINT: stop taking requests and finish those in flight, while the
+ * jobs finish their batch and hand back their leases (onModuleDestroy); then the
+ * database closes and the process exits 0. Past STOP_TIMEOUT_MS it exits 1: what
+ * was left undone is safe to redo (conditional updates, leases that run out).
+ */
+function stopOnSignals(app: NestExpressApplication): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    const logger = new Logger('Lifecycle');
+    logger.log(`${signal}: no new requests; finishing those in flight`);
+    setTimeout(() => {
+      logger.error(`not stopped within ${STOP_TIMEOUT_MS} ms: exiting anyway`);
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
+    void app.get(GracefulShutdown).drain();
+    app.close().then(
+      () => process.exit(0),
+      (error: Error) => {
+        logger.error(`stop failed: ${error.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(signal));
+}
+
 async function bootstrap(): Promise<void> {
   const early = loadAppConfig(process.env);
   if (early.port !== 0) await assertPortFree(early.port);
@@ -40,6 +73,7 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   const config = app.get<AppConfig>(appConfig.KEY);
   await app.listen(config.port);
+  stopOnSignals(app);
   Logger.log(
     `paygate listening on ${config.port}; public URL ${config.publicBaseUrl}; docs at /docs`,
     'Bootstrap',

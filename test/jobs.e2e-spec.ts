@@ -163,3 +163,27 @@ describe('scheduled jobs (e2e)', () => {
     expect(await leases.tryAcquire(name, 'survivor', 60_000)).toBe(true);
   });
 });
+
+describe('close-expired-orders with a backlog (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Batches of 2: a backlog of 5 is more than two batches.
+    t = await startApp({ INSTANCE_ID: 'jobs-backlog-test', JOBS_BATCH_SIZE: '2' });
+  });
+  afterAll(async () => t.close());
+
+  it('one run goes on batch after batch until the backlog is closed, each trade closed once', async () => {
+    const made = [];
+    for (let i = 0; i < 5; i++) made.push(await orderWithAlipayAttempt(t, 'qr'));
+    for (const { order } of made) await expire(t, order.id);
+    await t.app.get(JobLeaseService).release('close-expired-orders', 'jobs-test');
+    expect(await t.app.get(CloseExpiredOrdersJob).run()).toBeGreaterThanOrEqual(5);
+    for (const { order, payment } of made) {
+      expect(await orderStatus(t, order.id)).toBe('CLOSED');
+      const trade = await t.http
+        .get(`/sandbox/alipay/control/trades/${payment.outTradeNo}`)
+        .expect(200);
+      expect(trade.body).toMatchObject({ status: 'TRADE_CLOSED', closeCalls: 1 });
+    }
+  });
+});

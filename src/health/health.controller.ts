@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { ProviderRegistry } from '../payments/provider-registry';
+import { GracefulShutdown } from './graceful-shutdown.service';
 
 const startedAt = Date.now();
 
@@ -13,6 +14,7 @@ export class HealthController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly providers: ProviderRegistry,
+    private readonly shutdown: GracefulShutdown,
   ) {}
 
   @Get()
@@ -37,13 +39,19 @@ export class HealthController {
   })
   @ApiResponse({
     status: 503,
-    description: 'the database does not answer',
+    description:
+      'the database does not answer (`status: "error"`), or the instance is stopping (`status: "stopping"`)',
     schema: { example: { status: 'error', database: 'down', uptimeSeconds: 42 } },
   })
   async check(@Res({ passthrough: true }) res: Response): Promise<Record<string, unknown>> {
     const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
     // A channel's outage is reported, not a 503: the service itself still runs.
     const channels = this.providers.health();
+    if (this.shutdown.draining) {
+      // Asked on a kept-alive connection during a stop: a load balancer should look elsewhere.
+      res.status(503);
+      return { status: 'stopping', uptimeSeconds, channels };
+    }
     try {
       await withTimeout(this.dataSource.query('SELECT 1'), 2000);
       return { status: 'ok', database: 'up', uptimeSeconds, channels };

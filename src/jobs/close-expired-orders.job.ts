@@ -24,18 +24,54 @@ export class CloseExpiredOrdersJob extends PolledJob {
     super('close-expired-orders', registry, jobs);
   }
 
-  run(now = new Date()): Promise<number> {
+  run(now?: Date, signal?: AbortSignal): Promise<number> {
     return this.withLease(this.leases, async () => {
-      const expired = await this.orders.findExpired(this.jobs.batchSize, now);
-      for (const order of expired) {
-        try {
-          await this.payments.closeOrder(order.id, now);
-        } catch (error) {
-          // Left PENDING: the next run tries again.
-          this.logger.warn(`order ${order.id} not closed yet: ${(error as Error).message}`);
-        }
+      let handled = 0;
+      // A full batch is followed at once by the next (a backlog after an outage or a
+      // quiet night closes at the channel's pace, not one batch per poll), as long as
+      // the batch closed something (orders the channel keeps failing wait for the next
+      // poll) and the lease is still ours.
+      for (;;) {
+        const at = now ?? new Date();
+        const expired = await this.orders.findExpired(this.jobs.batchSize, at);
+        let closed = 0;
+        await eachWithConcurrency(expired, CLOSE_CONCURRENCY, async (order) => {
+          try {
+            await this.payments.closeOrder(order.id, at);
+            closed += 1;
+          } catch (error) {
+            // Left PENDING: the next run tries again.
+            this.logger.warn(`order ${order.id} not closed yet: ${(error as Error).message}`);
+          }
+        });
+        handled += expired.length;
+        if (expired.length < this.jobs.batchSize || closed === 0 || signal?.aborted) break;
+        if (!(await this.renewLease(this.leases))) break;
       }
-      return expired.length;
+      return handled;
     });
   }
+
+  protected override runInLoop(signal: AbortSignal): Promise<unknown> {
+    return this.run(undefined, signal);
+  }
+}
+
+/**
+ * How many orders of a batch are closed at once: each waits mostly on its channel
+ * call, so a few in flight keep the channel busy without crowding it.
+ */
+const CLOSE_CONCURRENCY = 8;
+
+async function eachWithConcurrency<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
 }

@@ -63,11 +63,16 @@ export abstract class PolledJob implements OnApplicationBootstrap, OnModuleDestr
    * safety: every row still changes through conditional updates.
    */
   protected async withLease(leases: JobLeaseService, work: () => Promise<number>): Promise<number> {
-    const ttl = Math.max(60_000, this.jobs.pollIntervalMs * 3);
-    if (!(await leases.tryAcquire(this.name, this.jobs.instanceId, ttl))) return 0;
+    if (!(await this.renewLease(leases))) return 0;
     this.heldLease = leases;
     const done = await work();
     if (done > 0) this.logger.log(`${done} handled`);
     return done;
+  }
+
+  /** Takes the job's lease, or extends it when this instance holds it; false when another does. */
+  protected renewLease(leases: JobLeaseService): Promise<boolean> {
+    const ttl = Math.max(60_000, this.jobs.pollIntervalMs * 3);
+    return leases.tryAcquire(this.name, this.jobs.instanceId, ttl);
   }
 }

@@ -184,6 +184,8 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
   /** Only an unpaid trade can be closed; Alipay then sends TRADE_CLOSED. */
   closeTrade(ref: TradeRef): SandboxTrade {
     const trade = this.findTrade(ref);
+    trade.closeCalls = (trade.closeCalls ?? 0) + 1;
+    this.store.changed();
     if (trade.status !== 'WAIT_BUYER_PAY') {
       throw AlipayGatewayError.business(
         'ACQ.TRADE_STATUS_ERROR',

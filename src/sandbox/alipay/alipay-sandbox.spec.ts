@@ -338,6 +338,8 @@ describe('Alipay sandbox gateway (official alipay-sdk against real HTTP)', () =>
       await expect(exec('alipay.trade.close', { out_trade_no: 'NOPE' })).resolves.toMatchObject({
         subCode: 'ACQ.TRADE_NOT_EXIST',
       });
+      // Every close call the trade received is counted, the refused one too.
+      expect((await control(`/${outTradeNo}`, undefined, 'GET')).json.closeCalls).toBe(2);
     });
 
     it('closes an unpaid trade at its time_expire (Beijing time) and notifies it', async () => {

@@ -83,6 +83,8 @@ export interface SandboxTrade {
   expiresAt: Date;
   paidAt?: Date;
   closedAt?: Date;
+  /** Close calls received for this trade (books of an earlier version have none). */
+  closeCalls?: number;
   buyerId?: string;
   buyerLogonId?: string;
   refunds: SandboxRefund[];

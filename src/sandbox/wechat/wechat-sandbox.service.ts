@@ -172,6 +172,8 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
   /** Closing is reentrant: a closed trade closes again silently; a paid one cannot. */
   closeTrade(outTradeNo: string): SandboxTrade {
     const trade = this.findTrade(outTradeNo);
+    trade.closeCalls = (trade.closeCalls ?? 0) + 1;
+    this.store.changed();
     if (trade.status === 'SUCCESS') {
       throw new WechatApiError(
         400,

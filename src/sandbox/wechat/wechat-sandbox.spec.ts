@@ -553,6 +553,7 @@ describe('WeChat Pay v3 sandbox (wechatpay-axios-plugin against real HTTP)', () 
       expect((await query(outTradeNo)).trade_state).toBe('CLOSED');
       expect((await close()).status).toBe(204);
       expect((await control(`/${outTradeNo}/pay`, {})).status).toBe(409);
+      expect((await control(`/${outTradeNo}`, undefined, 'GET')).json.closeCalls).toBe(2);
       expect(
         await failure(
           wxpay.v3.pay.transactions['out-trade-no']['{out_trade_no}'].close.post(

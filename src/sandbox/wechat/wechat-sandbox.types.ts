@@ -123,6 +123,8 @@ export interface SandboxTrade {
   expiresAt: Date;
   paidAt?: Date;
   closedAt?: Date;
+  /** Close calls received for this trade (books of an earlier version have none). */
+  closeCalls?: number;
   refunds: SandboxRefund[];
   notifications: SandboxNotification[];
 }

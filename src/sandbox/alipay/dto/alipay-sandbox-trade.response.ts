@@ -173,6 +173,12 @@ export class SandboxTradeResponse {
   @ApiPropertyOptional()
   closedAt?: string;
 
+  @ApiProperty({
+    example: 0,
+    description: 'how many close calls the gateway answered for this trade, whatever their outcome',
+  })
+  closeCalls!: number;
+
   @ApiPropertyOptional({ example: '2088102177846875' })
   buyerId?: string;
 
@@ -200,6 +206,7 @@ export class SandboxTradeResponse {
       expiresAt: t.expiresAt.toISOString(),
       paidAt: t.paidAt?.toISOString(),
       closedAt: t.closedAt?.toISOString(),
+      closeCalls: t.closeCalls ?? 0,
       buyerId: t.buyerId,
       refunds: t.refunds.map((r) => SandboxRefundResponse.from(r)),
       notifications: t.notifications.map((n) => SandboxNotificationResponse.from(n)),

@@ -202,6 +202,12 @@ export class SandboxTradeResponse {
   @ApiPropertyOptional()
   closedAt?: string;
 
+  @ApiProperty({
+    example: 0,
+    description: 'how many close calls the gateway answered for this trade, whatever their outcome',
+  })
+  closeCalls!: number;
+
   @ApiProperty({ type: [SandboxRefundResponse] })
   refunds!: SandboxRefundResponse[];
 
@@ -226,6 +232,7 @@ export class SandboxTradeResponse {
       expiresAt: t.expiresAt.toISOString(),
       paidAt: t.paidAt?.toISOString(),
       closedAt: t.closedAt?.toISOString(),
+      closeCalls: t.closeCalls ?? 0,
       refunds: t.refunds.map((r) => SandboxRefundResponse.from(r)),
       notifications: t.notifications.map((n) => SandboxNotificationResponse.from(n)),
     };
