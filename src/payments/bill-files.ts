@@ -13,7 +13,8 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
-import { BillError, type BillRow } from './payment-provider';
+import { Worker } from 'node:worker_threads';
+import { BillError, type BillRow, type Channel } from './payment-provider';
 
 /** How long one bill download may take, connection to last byte (a big day is tens of MB). */
 export const BILL_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
@@ -97,4 +98,79 @@ export async function* loggedRows(
     throw error;
   }
   logger.log(`${label}: ${count} rows`);
+}
+
+/** A channel's bill reader, named so that a worker thread can load it. */
+export interface BillReaderSpec {
+  /** The reader's module, as require.resolve gives it. */
+  module: string;
+  exportName: string;
+  /** Cloneable arguments: the downloaded file's path, options. */
+  args: unknown[];
+}
+
+const ROWS_PER_MESSAGE = 1000;
+/** Batches the worker may send ahead of what the caller took. */
+const BATCHES_AHEAD = 4;
+/**
+ * The worker's own heap: parsing keeps little alive (a batch, the parser's
+ * buffers), so a small old generation is collected early instead of growing
+ * with the garbage a large bill makes.
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 16 };
+
+/**
+ * Runs a channel's bill reader on a worker thread and yields its rows here.
+ * A large bill is mostly parsing (inflate, GBK, CSV): on a thread of its own
+ * it neither holds up the service's requests nor waits for the database, and
+ * its garbage stays in a small heap of its own. Rows cross in batches, a few
+ * ahead of the caller at most. Errors come back as they were thrown (a
+ * BillError keeps its channel and reason). Stopping early ends the worker.
+ */
+export async function* readBillOffThread(
+  spec: BillReaderSpec,
+  channel: Channel,
+): AsyncGenerator<BillRow> {
+  // Under ts-node or jest the sources are TypeScript: the thread registers ts-node itself.
+  const typescript = __filename.endsWith('.ts');
+  const worker = new Worker(join(__dirname, `bill-reader.worker.${typescript ? 'ts' : 'js'}`), {
+    workerData: { ...spec, batchSize: ROWS_PER_MESSAGE },
+    execArgv: typescript ? ['-r', 'ts-node/register/transpile-only'] : [],
+    resourceLimits: WORKER_LIMITS,
+  });
+  const queue: {
+    rows?: BillRow[];
+    done?: true;
+    error?: { message: string; channel?: Channel; reason?: BillError['reason'] };
+  }[] = [];
+  let notify: (() => void) | undefined;
+  const push = (message: (typeof queue)[number]) => {
+    queue.push(message);
+    notify?.();
+  };
+  worker.on('message', push);
+  worker.on('error', (error: Error) =>
+    push({ error: { message: `the bill reader stopped: ${error.message}` } }),
+  );
+  worker.on('exit', (code) => {
+    if (code !== 0) push({ error: { message: `the bill reader exited with code ${code}` } });
+  });
+  worker.postMessage({ credit: BATCHES_AHEAD });
+  try {
+    for (;;) {
+      while (queue.length === 0) await new Promise<void>((resolve) => (notify = resolve));
+      const message = queue.shift()!;
+      if (message.error) {
+        const { message: text, reason } = message.error;
+        throw reason
+          ? new BillError(message.error.channel ?? channel, reason, text)
+          : new Error(text);
+      }
+      if (message.done) return;
+      worker.postMessage({ credit: 1 });
+      yield* message.rows!;
+    }
+  } finally {
+    await worker.terminate();
+  }
 }

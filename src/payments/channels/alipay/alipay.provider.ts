@@ -13,6 +13,7 @@ import {
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
   loggedRows,
+  readBillOffThread,
   saveBody,
 } from '../../bill-files';
 import {
@@ -34,7 +35,6 @@ import {
   ReplyOutcome,
   VerifiedNotification,
 } from '../../payment-provider';
-import { readAlipayBillZip } from './alipay.bill';
 import { AlipayClient, AlipayGatewayError, AlipayResult } from './alipay.client';
 import {
   ALIPAY_SUCCESS,
@@ -236,7 +236,18 @@ export class AlipayProvider implements PaymentProvider {
       const path = join(temp.dir, 'bill.zip');
       const saved = await this.fetchBill(url, path, label);
       this.logger.log(`${label}: ${saved.bytes} bytes downloaded`);
-      yield* loggedRows(readAlipayBillZip(path, { label }), label, this.logger);
+      yield* loggedRows(
+        readBillOffThread(
+          {
+            module: require.resolve('./alipay.bill'),
+            exportName: 'readAlipayBillZip',
+            args: [path, { label }],
+          },
+          'alipay',
+        ),
+        label,
+        this.logger,
+      );
     } finally {
       await temp.remove();
     }

@@ -3,7 +3,6 @@
 // payment and encrypted refund notifications.
 import { Logger } from '@nestjs/common';
 import type { KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,6 +16,7 @@ import {
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
   loggedRows,
+  readBillOffThread,
   saveBody,
 } from '../../bill-files';
 import {
@@ -52,7 +52,6 @@ import {
   WECHAT_V2_MAX_XML_BYTES,
   WechatXmlError,
 } from './wechat-v2.xml';
-import { readWechatBillText } from './wechat.bill';
 import {
   isDefiniteV2RefundFailure,
   mapWechatRefundStatus,
@@ -359,7 +358,18 @@ export class WechatV2Provider implements PaymentProvider {
         // Not gzipped after all (a proxy that unpacked it): the text as it came.
         await this.saveBill(first, chunks, path, label, false);
       }
-      yield* loggedRows(readWechatBillText(createReadStream(path), { label }), label, this.logger);
+      yield* loggedRows(
+        readBillOffThread(
+          {
+            module: require.resolve('./wechat.bill'),
+            exportName: 'readWechatBillFile',
+            args: [path, { label }],
+          },
+          'wechat',
+        ),
+        label,
+        this.logger,
+      );
     } finally {
       body.destroy();
       await temp.remove();

@@ -2,7 +2,6 @@
 // query, close, refunds, and the encrypted, signed notifications.
 import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { KeyObject } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { AeadDecryptError, aeadAes256GcmDecrypt } from '../../../common/crypto/aead';
 import { describeNetworkError, isTimeout } from '../../../common/http/network-errors';
@@ -14,6 +13,7 @@ import {
   BILL_DOWNLOAD_TIMEOUT_MS,
   billTempDir,
   loggedRows,
+  readBillOffThread,
   saveBody,
 } from '../../bill-files';
 import {
@@ -43,7 +43,6 @@ import {
   verifyWechatSignature,
   type WechatKeyLookup,
 } from './wechat-v3.signer';
-import { readWechatBillText } from './wechat.bill';
 import {
   isDefiniteRefundFailure,
   mapWechatRefundStatus,
@@ -318,7 +317,18 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
         this.logger.warn(message);
         throw new BillError('wechat', 'corrupt', message);
       }
-      yield* loggedRows(readWechatBillText(createReadStream(path), { label }), label, this.logger);
+      yield* loggedRows(
+        readBillOffThread(
+          {
+            module: require.resolve('./wechat.bill'),
+            exportName: 'readWechatBillFile',
+            args: [path, { label }],
+          },
+          'wechat',
+        ),
+        label,
+        this.logger,
+      );
     } finally {
       await temp.remove();
     }

@@ -11,6 +11,7 @@
  * the fields are exactly the pieces between `` ,` `` — so splitting on that
  * separator is the whole grammar, and lines come from node:readline.
  */
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { MoneyFormatError, yuanToFen } from '../../../common/money/money';
@@ -186,4 +187,12 @@ function beijingTime(text: string): Date | undefined {
   if (!m) return undefined;
   const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}+08:00`);
   return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
+/** readWechatBillText over a downloaded (already decompressed) bill file. */
+export function readWechatBillFile(
+  path: string,
+  options: WechatBillReadOptions = {},
+): AsyncGenerator<BillRow> {
+  return readWechatBillText(createReadStream(path), options);
 }
