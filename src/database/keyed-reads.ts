@@ -48,12 +48,15 @@ export function pageByTime(
   after: { at: Date; id: string } | null,
   limit: number,
 ): Promise<Record<string, unknown>[]> {
-  const params: unknown[] = [filter.channel, filter.from, filter.to, filter.status];
+  // One lower bound only: given two (the day's start and the last row's time),
+  // SQLite may range over the first and read the whole day up to here for every page.
+  const from = after && after.at > filter.from ? after.at : filter.from;
+  const params: unknown[] = [filter.channel, from, filter.to, filter.status];
   let keyset = '';
   if (after) {
-    // `time >= last` bounds the index range; the OR only sorts out rows at that very instant.
-    keyset = ` AND ${timeColumn} >= ? AND (${timeColumn} > ? OR id > ?)`;
-    params.push(after.at, after.at, after.id);
+    // Rows at the last row's very instant come after it by id.
+    keyset = ` AND (${timeColumn} > ? OR id > ?)`;
+    params.push(after.at, after.id);
   }
   return select<Record<string, unknown>>(
     manager,
