@@ -23,6 +23,8 @@ import {
 
 /** Bill rows compared per batch: one lookup per kind and one transaction each. */
 const BATCH = 1000;
+/** Discrepancies healed at once (each a channel query and a transaction). */
+const HEAL_CONCURRENCY = 8;
 /** How often a running run says it is alive. */
 const HEARTBEAT_MS = 20_000;
 /** Days of bill keys kept after a run (a neighbouring day's run looks at them). */
@@ -285,61 +287,58 @@ export class ReconciliationRunner {
     const runIds = [run.id, ...neighbours];
 
     const checking = new InFlight(this.concurrency);
+    const context = { run, runIds, tally, check, checking };
     try {
-      let afterPayment: BookedPayment | null = null;
-      for (;;) {
-        check();
-        const page = await this.payments.pageSucceeded(
-          run.channel,
-          day.from,
-          day.to,
-          afterPayment,
-          BATCH,
-        );
-        if (page.length === 0) break;
-        tally.localRows += page.length;
-        await checking.add(async () => {
-          const present = await this.store.billKeysPresent(
-            runIds,
-            'P',
-            page.map((p) => p.outTradeNo),
-          );
-          const missing = page.filter((p) => !present.has(p.outTradeNo)).map(missingPayment);
-          tally.discrepancies += missing.length;
-          await this.store.recordDiscrepancies(run, missing, new Date());
-        });
-        afterPayment = page[page.length - 1];
-        if (page.length < BATCH) break;
-      }
-
-      let afterRefund: BookedRefund | null = null;
-      for (;;) {
-        check();
-        const page = await this.refunds.pageSucceeded(
-          run.channel,
-          day.from,
-          day.to,
-          afterRefund,
-          BATCH,
-        );
-        if (page.length === 0) break;
-        tally.localRows += page.length;
-        await checking.add(async () => {
-          const present = await this.store.billKeysPresent(
-            runIds,
-            'R',
-            page.map((r) => r.outRefundNo),
-          );
-          const missing = page.filter((r) => !present.has(r.outRefundNo)).map(missingRefund);
-          tally.discrepancies += missing.length;
-          await this.store.recordDiscrepancies(run, missing, new Date());
-        });
-        afterRefund = page[page.length - 1];
-        if (page.length < BATCH) break;
-      }
+      await this.checkOurs(
+        context,
+        'P',
+        (after: BookedPayment | null) =>
+          this.payments.pageSucceeded(run.channel, day.from, day.to, after, BATCH),
+        (p) => p.outTradeNo,
+        missingPayment,
+      );
+      await this.checkOurs(
+        context,
+        'R',
+        (after: BookedRefund | null) =>
+          this.refunds.pageSucceeded(run.channel, day.from, day.to, after, BATCH),
+        (r) => r.outRefundNo,
+        missingRefund,
+      );
       await checking.drain();
     } finally {
       await checking.settled();
+    }
+  }
+
+  /** One kind of our rows of the day, page by page, each page looked up among the bill keys. */
+  private async checkOurs<T>(
+    c: {
+      run: ReconciliationRun;
+      runIds: string[];
+      tally: Tally;
+      check: () => void;
+      checking: InFlight;
+    },
+    billKind: BillRowKind,
+    pageAfter: (after: T | null) => Promise<T[]>,
+    key: (row: T) => string,
+    missing: (row: T) => FoundDiscrepancy,
+  ): Promise<void> {
+    let after: T | null = null;
+    for (;;) {
+      c.check();
+      const page = await pageAfter(after);
+      if (page.length === 0) return;
+      c.tally.localRows += page.length;
+      await c.checking.add(async () => {
+        const present = await this.store.billKeysPresent(c.runIds, billKind, page.map(key));
+        const lacking = page.filter((row) => !present.has(key(row))).map(missing);
+        c.tally.discrepancies += lacking.length;
+        await this.store.recordDiscrepancies(c.run, lacking, new Date());
+      });
+      after = page[page.length - 1];
+      if (page.length < BATCH) return;
     }
   }
 
@@ -353,27 +352,38 @@ export class ReconciliationRunner {
    */
   private async heal(run: ReconciliationRun, tally: Tally): Promise<void> {
     const provider = this.providers.get(run.channel);
+    // Each is a channel query and a transaction of its own: several at once, as
+    // the sync job's queries are, so a day with many lost notifications heals in
+    // the time of a few round trips each.
+    const healing = new InFlight(HEAL_CONCURRENCY);
     let afterId = '';
-    for (;;) {
-      const page = await this.store.unhealed(run.id, afterId, 100);
-      if (page.length === 0) return;
-      for (const d of page) {
-        afterId = d.id;
-        try {
-          const note =
-            d.kind === 'payment'
-              ? await this.healPayment(run, d.outTradeNo!)
-              : await this.healRefund(run.channel, d.outRefundNo!);
-          if (note) {
-            await this.store.markHealed(d.id, note, new Date());
-            tally.healed++;
-          }
-        } catch (error) {
-          this.logger.warn(
-            `run ${run.id}: ${d.kind} ${d.outRefundNo ?? d.outTradeNo} not healed (${provider.channel} query failed): ${(error as Error).message}`,
-          );
+    try {
+      for (;;) {
+        const page = await this.store.unhealed(run.id, afterId, 100);
+        if (page.length === 0) break;
+        afterId = page[page.length - 1].id;
+        for (const d of page) {
+          await healing.add(async () => {
+            try {
+              const note =
+                d.kind === 'payment'
+                  ? await this.healPayment(run, d.outTradeNo!)
+                  : await this.healRefund(run.channel, d.outRefundNo!);
+              if (note) {
+                await this.store.markHealed(d.id, note, new Date());
+                tally.healed++;
+              }
+            } catch (error) {
+              this.logger.warn(
+                `run ${run.id}: ${d.kind} ${d.outRefundNo ?? d.outTradeNo} not healed (${provider.channel} query failed): ${(error as Error).message}`,
+              );
+            }
+          });
         }
       }
+      await healing.drain();
+    } finally {
+      await healing.settled();
     }
   }
 
