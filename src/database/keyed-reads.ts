@@ -37,8 +37,8 @@ export async function selectByKeys(
 
 /**
  * Rows of `channel` in `status` with `timeColumn` in [from, to), in (time, id)
- * order, `limit` after `after`. An index on (channel, time, id) serves it at the
- * same cost however deep the page.
+ * order, `limit` after `after`. An index on (channel, status, time, id) serves it
+ * as one range per page, at the same cost however deep the page.
  */
 export function pageByTime(
   manager: EntityManager,
