@@ -35,33 +35,44 @@ export async function selectByKeys(
   return rows.filter((r) => r.keyed_channel === channel);
 }
 
+/** Rows a time window aims at: a window that brings far more is read again in halves. */
+const WINDOW_ROWS = 1000;
+const FIRST_WINDOW_MS = 60_000;
+const LONGEST_WINDOW_MS = 3_600_000;
+
 /**
- * Rows of `channel` in `status` with `timeColumn` in [from, to), in (time, id)
- * order, `limit` after `after`. An index on (channel, status, time, id) serves it
- * as one range per page, at the same cost however deep the page.
+ * Rows of `channel` in `status` with `timeColumn` in [from, to), a window of
+ * time at a time, each window's rows in one array. Windows are half-open, so
+ * no row is read twice or missed, and sized as they go to bring about a
+ * thousand rows (a burst makes them shorter, a quiet hour longer). Each is a
+ * plain range of an index on (channel, status, time): no LIMIT and no keyset
+ * for the planner to read from the start of the channel (MariaDB did, for
+ * ORDER BY … LIMIT pages deep into a large day).
  */
-export function pageByTime(
+export async function* rowsByTimeWindow(
   manager: EntityManager,
   t: KeyedTable,
   timeColumn: string,
   filter: { channel: string; status: string; from: Date; to: Date },
-  after: { at: Date; id: string } | null,
-  limit: number,
-): Promise<Record<string, unknown>[]> {
-  // One lower bound only: given two (the day's start and the last row's time),
-  // SQLite may range over the first and read the whole day up to here for every page.
-  const from = after && after.at > filter.from ? after.at : filter.from;
-  const params: unknown[] = [filter.channel, from, filter.to, filter.status];
-  let keyset = '';
-  if (after) {
-    // Rows at the last row's very instant come after it by id.
-    keyset = ` AND (${timeColumn} > ? OR id > ?)`;
-    params.push(after.at, after.id);
+): AsyncGenerator<Record<string, unknown>[]> {
+  const sql = `SELECT ${t.columns} FROM ${t.table} WHERE ${t.channelColumn} = ? AND status = ? AND ${timeColumn} >= ? AND ${timeColumn} < ?`;
+  const end = filter.to.getTime();
+  let windowMs = FIRST_WINDOW_MS;
+  for (let start = filter.from.getTime(); start < end;) {
+    const stop = Math.min(start + windowMs, end);
+    const rows = await select<Record<string, unknown>>(manager, sql, [
+      filter.channel,
+      filter.status,
+      new Date(start),
+      new Date(stop),
+    ]);
+    if (rows.length > WINDOW_ROWS * 4 && stop - start > 1) {
+      windowMs = Math.max(1, Math.floor((stop - start) / 4));
+      continue;
+    }
+    if (rows.length > 0) yield rows;
+    start = stop;
+    if (rows.length > WINDOW_ROWS * 2) windowMs = Math.max(1, Math.floor(windowMs / 2));
+    else if (rows.length < WINDOW_ROWS / 2) windowMs = Math.min(windowMs * 2, LONGEST_WINDOW_MS);
   }
-  return select<Record<string, unknown>>(
-    manager,
-    `SELECT ${t.columns} FROM ${t.table} WHERE ${t.channelColumn} = ? AND ${timeColumn} >= ? AND ${timeColumn} < ? AND status = ?${keyset} ` +
-      `ORDER BY ${timeColumn}, id LIMIT ${Math.max(1, Math.floor(limit))}`,
-    params,
-  );
 }

@@ -16,7 +16,7 @@ import {
   select,
   updateIfStatus,
 } from '../database/sql';
-import { KeyedTable, pageByTime, selectByKeys } from '../database/keyed-reads';
+import { KeyedTable, rowsByTimeWindow, selectByKeys } from '../database/keyed-reads';
 import { timeFromColumn } from '../database/sql-time';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import { Order } from '../orders/entities/order.entity';
@@ -462,25 +462,17 @@ export class PaymentsService {
   }
 
   /**
-   * Succeeded attempts on `channel` paid in [from, to), `limit` at a time after
-   * `after`: how reconciliation reads a day of payments without holding it in memory.
+   * Succeeded attempts on `channel` with paid_at in [from, to), a window of time at
+   * a time: how reconciliation reads a day of them without holding it in memory.
    */
-  async pageSucceeded(
-    channel: Channel,
-    from: Date,
-    to: Date,
-    after: BookedPayment | null,
-    limit: number,
-  ): Promise<BookedPayment[]> {
-    const rows = await pageByTime(
-      this.dataSource.manager,
-      BOOKED,
-      'paid_at',
-      { channel, status: PaymentStatus.SUCCEEDED, from, to },
-      after?.paidAt ? { at: after.paidAt, id: after.id } : null,
-      limit,
-    );
-    return rows.map(bookedPayment);
+  async *succeededBetween(channel: Channel, from: Date, to: Date): AsyncGenerator<BookedPayment[]> {
+    for await (const rows of rowsByTimeWindow(this.dataSource.manager, BOOKED, 'paid_at', {
+      channel,
+      status: PaymentStatus.SUCCEEDED,
+      from,
+      to,
+    }))
+      yield rows.map(bookedPayment);
   }
 
   listForOrder(orderId: string): Promise<Payment[]> {

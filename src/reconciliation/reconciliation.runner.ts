@@ -292,16 +292,14 @@ export class ReconciliationRunner {
       await this.checkOurs(
         context,
         'P',
-        (after: BookedPayment | null) =>
-          this.payments.pageSucceeded(run.channel, day.from, day.to, after, BATCH),
+        this.payments.succeededBetween(run.channel, day.from, day.to),
         (p) => p.outTradeNo,
         missingPayment,
       );
       await this.checkOurs(
         context,
         'R',
-        (after: BookedRefund | null) =>
-          this.refunds.pageSucceeded(run.channel, day.from, day.to, after, BATCH),
+        this.refunds.succeededBetween(run.channel, day.from, day.to),
         (r) => r.outRefundNo,
         missingRefund,
       );
@@ -311,7 +309,7 @@ export class ReconciliationRunner {
     }
   }
 
-  /** One kind of our rows of the day, page by page, each page looked up among the bill keys. */
+  /** One kind of our rows of the day, window by window, looked up among the bill keys a batch at a time. */
   private async checkOurs<T>(
     c: {
       run: ReconciliationRun;
@@ -321,24 +319,22 @@ export class ReconciliationRunner {
       checking: InFlight;
     },
     billKind: BillRowKind,
-    pageAfter: (after: T | null) => Promise<T[]>,
+    windows: AsyncIterable<T[]>,
     key: (row: T) => string,
     missing: (row: T) => FoundDiscrepancy,
   ): Promise<void> {
-    let after: T | null = null;
-    for (;;) {
-      c.check();
-      const page = await pageAfter(after);
-      if (page.length === 0) return;
-      c.tally.localRows += page.length;
-      await c.checking.add(async () => {
-        const present = await this.store.billKeysPresent(c.runIds, billKind, page.map(key));
-        const lacking = page.filter((row) => !present.has(key(row))).map(missing);
-        c.tally.discrepancies += lacking.length;
-        await this.store.recordDiscrepancies(c.run, lacking, new Date());
-      });
-      after = page[page.length - 1];
-      if (page.length < BATCH) return;
+    for await (const rows of windows) {
+      c.tally.localRows += rows.length;
+      for (let i = 0; i < rows.length; i += BATCH) {
+        c.check();
+        const batch = rows.slice(i, i + BATCH);
+        await c.checking.add(async () => {
+          const present = await this.store.billKeysPresent(c.runIds, billKind, batch.map(key));
+          const lacking = batch.filter((row) => !present.has(key(row))).map(missing);
+          c.tally.discrepancies += lacking.length;
+          await this.store.recordDiscrepancies(c.run, lacking, new Date());
+        });
+      }
     }
   }
 

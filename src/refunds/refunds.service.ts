@@ -6,7 +6,7 @@ import { newChannelNo, newId } from '../common/ids/ids';
 import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
 import { execute, findById, insertRow, updateIfStatus } from '../database/sql';
-import { KeyedTable, pageByTime, selectByKeys } from '../database/keyed-reads';
+import { KeyedTable, rowsByTimeWindow, selectByKeys } from '../database/keyed-reads';
 import { sqlTime, timeFromColumn } from '../database/sql-time';
 import { fenFromColumn } from '../common/money/money';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
@@ -455,23 +455,18 @@ export class RefundsService {
     return rows.map(bookedRefund);
   }
 
-  /** Succeeded refunds on `channel` settled in [from, to), `limit` at a time after `after`. */
-  async pageSucceeded(
-    channel: Channel,
-    from: Date,
-    to: Date,
-    after: BookedRefund | null,
-    limit: number,
-  ): Promise<BookedRefund[]> {
-    const rows = await pageByTime(
-      this.dataSource.manager,
-      BOOKED,
-      'succeeded_at',
-      { channel, status: RefundStatus.SUCCEEDED, from, to },
-      after?.succeededAt ? { at: after.succeededAt, id: after.id } : null,
-      limit,
-    );
-    return rows.map(bookedRefund);
+  /**
+   * Succeeded refunds on `channel` with succeeded_at in [from, to), a window of time at
+   * a time: how reconciliation reads a day of them without holding it in memory.
+   */
+  async *succeededBetween(channel: Channel, from: Date, to: Date): AsyncGenerator<BookedRefund[]> {
+    for await (const rows of rowsByTimeWindow(this.dataSource.manager, BOOKED, 'succeeded_at', {
+      channel,
+      status: RefundStatus.SUCCEEDED,
+      from,
+      to,
+    }))
+      yield rows.map(bookedRefund);
   }
 
   // ---- reading --------------------------------------------------------------------------
