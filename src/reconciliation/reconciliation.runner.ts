@@ -292,16 +292,14 @@ export class ReconciliationRunner {
       await this.checkOurs(
         context,
         'P',
-        this.payments.succeededBetween(run.channel, day.from, day.to),
-        (p) => p.outTradeNo,
-        missingPayment,
+        this.payments.succeededKeysBetween(run.channel, day.from, day.to),
+        async (keys) => (await this.payments.findBooked(run.channel, keys)).map(missingPayment),
       );
       await this.checkOurs(
         context,
         'R',
-        this.refunds.succeededBetween(run.channel, day.from, day.to),
-        (r) => r.outRefundNo,
-        missingRefund,
+        this.refunds.succeededKeysBetween(run.channel, day.from, day.to),
+        async (keys) => (await this.refunds.findBooked(run.channel, keys)).map(missingRefund),
       );
       await checking.drain();
     } finally {
@@ -309,8 +307,12 @@ export class ReconciliationRunner {
     }
   }
 
-  /** One kind of our rows of the day, window by window, looked up among the bill keys a batch at a time. */
-  private async checkOurs<T>(
+  /**
+   * One kind of our rows of the day, window by window, their keys looked up
+   * among the bill's a batch at a time; the few the bill lacks are then read
+   * whole and reported.
+   */
+  private async checkOurs(
     c: {
       run: ReconciliationRun;
       runIds: string[];
@@ -319,20 +321,21 @@ export class ReconciliationRunner {
       checking: InFlight;
     },
     billKind: BillRowKind,
-    windows: AsyncIterable<T[]>,
-    key: (row: T) => string,
-    missing: (row: T) => FoundDiscrepancy,
+    windows: AsyncIterable<string[]>,
+    lacking: (keys: string[]) => Promise<FoundDiscrepancy[]>,
   ): Promise<void> {
-    for await (const rows of windows) {
-      c.tally.localRows += rows.length;
-      for (let i = 0; i < rows.length; i += BATCH) {
+    for await (const keys of windows) {
+      c.tally.localRows += keys.length;
+      for (let i = 0; i < keys.length; i += BATCH) {
         c.check();
-        const batch = rows.slice(i, i + BATCH);
+        const batch = keys.slice(i, i + BATCH);
         await c.checking.add(async () => {
-          const present = await this.store.billKeysPresent(c.runIds, billKind, batch.map(key));
-          const lacking = batch.filter((row) => !present.has(key(row))).map(missing);
-          c.tally.discrepancies += lacking.length;
-          await this.store.recordDiscrepancies(c.run, lacking, new Date());
+          const present = await this.store.billKeysPresent(c.runIds, billKind, batch);
+          const absent = batch.filter((key) => !present.has(key));
+          if (absent.length === 0) return;
+          const found = await lacking(absent);
+          c.tally.discrepancies += found.length;
+          await this.store.recordDiscrepancies(c.run, found, new Date());
         });
       }
     }

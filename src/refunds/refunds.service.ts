@@ -456,17 +456,19 @@ export class RefundsService {
   }
 
   /**
-   * Succeeded refunds on `channel` with succeeded_at in [from, to), a window of time at
-   * a time: how reconciliation reads a day of them without holding it in memory.
+   * The out_refund_nos of succeeded refunds on `channel` with succeeded_at in [from, to), a
+   * window of time at a time: how reconciliation reads a day of them without
+   * holding it in memory (the index on channel, status, time and out_refund_no answers alone).
    */
-  async *succeededBetween(channel: Channel, from: Date, to: Date): AsyncGenerator<BookedRefund[]> {
-    for await (const rows of rowsByTimeWindow(this.dataSource.manager, BOOKED, 'succeeded_at', {
-      channel,
-      status: RefundStatus.SUCCEEDED,
-      from,
-      to,
-    }))
-      yield rows.map(bookedRefund);
+  async *succeededKeysBetween(channel: Channel, from: Date, to: Date): AsyncGenerator<string[]> {
+    const windows = rowsByTimeWindow(
+      this.dataSource.manager,
+      BOOKED,
+      'succeeded_at',
+      { channel, status: RefundStatus.SUCCEEDED, from, to },
+      'out_refund_no',
+    );
+    for await (const rows of windows) yield rows.map((r) => r.out_refund_no as string);
   }
 
   // ---- reading --------------------------------------------------------------------------

@@ -5,10 +5,9 @@ import { col } from '../schema-columns';
  * Reconciliation (contract.md "Reconciliation (admin)"): runs, their
  * discrepancies, and the keys of each run's bill rows, which is how a run finds
  * our payments and refunds that the bill lacks without holding the bill in
- * memory. Payments and refunds get an index by channel, status and success
- * time: a run reads a day of succeeded ones in that order, a range of it per
- * page (with the status after the time, MariaDB read the channel's whole
- * index up to the page instead).
+ * memory. Payments and refunds get an index by channel, status, success time
+ * and key: a run reads the keys of a day's succeeded ones as ranges of it,
+ * without touching the rows.
  */
 export class Reconciliation1764700000000 implements MigrationInterface {
   name = 'Reconciliation1764700000000';
@@ -94,14 +93,14 @@ export class Reconciliation1764700000000 implements MigrationInterface {
       'payments',
       new TableIndex({
         name: 'ix_payments_channel_paid',
-        columnNames: ['channel', 'status', 'paid_at', 'id'],
+        columnNames: ['channel', 'status', 'paid_at', 'out_trade_no'],
       }),
     );
     await q.createIndex(
       'refunds',
       new TableIndex({
         name: 'ix_refunds_channel_succeeded',
-        columnNames: ['channel', 'status', 'succeeded_at', 'id'],
+        columnNames: ['channel', 'status', 'succeeded_at', 'out_refund_no'],
       }),
     );
   }
