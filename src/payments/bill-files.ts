@@ -111,13 +111,14 @@ export interface BillReaderSpec {
 
 const ROWS_PER_MESSAGE = 1000;
 /** Batches the worker may send ahead of what the caller took. */
-const BATCHES_AHEAD = 4;
+const BATCHES_AHEAD = 2;
 /**
  * The worker's own heap: parsing keeps little alive (a batch, the parser's
- * buffers), so a small old generation is collected early instead of growing
- * with the garbage a large bill makes.
+ * buffers), so a small heap is collected early instead of growing with the
+ * garbage a large bill makes. On a million-row WeChat bill, 48/16 MB gave a
+ * peak RSS of 356 MiB for the service and 24/4 MB 240 MiB, and a faster parse.
  */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 16 };
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 24, maxYoungGenerationSizeMb: 4 };
 
 /**
  * Runs a channel's bill reader on a worker thread and yields its rows here.
