@@ -137,7 +137,8 @@ export async function* readBillOffThread(
   const worker = new Worker(join(__dirname, `bill-reader.worker.${typescript ? 'ts' : 'js'}`), {
     workerData: { ...spec, batchSize: ROWS_PER_MESSAGE },
     execArgv: typescript ? ['-r', 'ts-node/register/transpile-only'] : [],
-    resourceLimits: WORKER_LIMITS,
+    // ts-node keeps the TypeScript compiler in the thread's heap: the limits are for the built service.
+    resourceLimits: typescript ? undefined : WORKER_LIMITS,
   });
   const queue: {
     rows?: BillRow[];
