@@ -466,58 +466,48 @@ function within(at: Date, day: Day): boolean {
 }
 
 function comparePayment(row: BillRow, local: BookedPayment | undefined): FoundDiscrepancy | null {
-  const base = {
-    kind: 'payment' as const,
-    outTradeNo: row.outTradeNo,
-    outRefundNo: null,
-    channelTradeNo: row.channelTradeNo ?? local?.channelTradeNo ?? null,
-    channelAmount: row.amount,
-    channelStatus: row.channelStatus.slice(0, 32),
-  };
-  if (!local)
-    return { ...base, type: DiscrepancyType.MISSING_LOCAL, localAmount: null, localStatus: null };
-  if (local.amount !== row.amount)
-    return {
-      ...base,
-      type: DiscrepancyType.AMOUNT_MISMATCH,
-      localAmount: local.amount,
-      localStatus: local.status,
-    };
-  if (local.status !== PaymentStatus.SUCCEEDED)
-    return {
-      ...base,
-      type: DiscrepancyType.STATUS_MISMATCH,
-      localAmount: local.amount,
-      localStatus: local.status,
-    };
-  return null;
+  return compare(
+    {
+      kind: 'payment',
+      outTradeNo: row.outTradeNo,
+      outRefundNo: null,
+      channelTradeNo: row.channelTradeNo ?? local?.channelTradeNo ?? null,
+      channelAmount: row.amount,
+      channelStatus: row.channelStatus.slice(0, 32),
+    },
+    local,
+    PaymentStatus.SUCCEEDED,
+  );
 }
 
 function compareRefund(row: BillRow, local: BookedRefund | undefined): FoundDiscrepancy | null {
-  const base = {
-    kind: 'refund' as const,
-    outTradeNo: row.outTradeNo,
-    outRefundNo: row.outRefundNo ?? null,
-    channelTradeNo: row.channelTradeNo ?? null,
-    channelAmount: row.amount,
-    channelStatus: row.channelStatus.slice(0, 32),
-  };
+  return compare(
+    {
+      kind: 'refund',
+      outTradeNo: row.outTradeNo,
+      outRefundNo: row.outRefundNo ?? null,
+      channelTradeNo: row.channelTradeNo ?? null,
+      channelAmount: row.amount,
+      channelStatus: row.channelStatus.slice(0, 32),
+    },
+    local,
+    RefundStatus.SUCCEEDED,
+  );
+}
+
+/** What a bill row (`bill`) and our record of it disagree on, if anything. */
+function compare(
+  bill: Omit<FoundDiscrepancy, 'type' | 'localAmount' | 'localStatus'> & { channelAmount: number },
+  local: { amount: number; status: string } | undefined,
+  succeeded: string,
+): FoundDiscrepancy | null {
   if (!local)
-    return { ...base, type: DiscrepancyType.MISSING_LOCAL, localAmount: null, localStatus: null };
-  if (local.amount !== row.amount)
-    return {
-      ...base,
-      type: DiscrepancyType.AMOUNT_MISMATCH,
-      localAmount: local.amount,
-      localStatus: local.status,
-    };
-  if (local.status !== RefundStatus.SUCCEEDED)
-    return {
-      ...base,
-      type: DiscrepancyType.STATUS_MISMATCH,
-      localAmount: local.amount,
-      localStatus: local.status,
-    };
+    return { ...bill, type: DiscrepancyType.MISSING_LOCAL, localAmount: null, localStatus: null };
+  const ours = { localAmount: local.amount, localStatus: local.status };
+  if (local.amount !== bill.channelAmount)
+    return { ...bill, ...ours, type: DiscrepancyType.AMOUNT_MISMATCH };
+  if (local.status !== succeeded)
+    return { ...bill, ...ours, type: DiscrepancyType.STATUS_MISMATCH };
   return null;
 }
 
