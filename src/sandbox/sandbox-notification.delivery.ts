@@ -43,6 +43,8 @@ export abstract class SandboxNotificationDelivery<
   protected readonly logger: Logger;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<AbortController>();
+  /** The trade each notification sits on, so that a try's record is written with it. */
+  private readonly trades = new WeakMap<N, object>();
   protected destroyed = false;
 
   protected constructor(
@@ -52,7 +54,7 @@ export abstract class SandboxNotificationDelivery<
     /** How long the channel waits for the merchant's answer. */
     private readonly requestTimeoutMs: number,
     private readonly timeScale: number,
-    private readonly store: SandboxBookStore<unknown>,
+    private readonly store: SandboxBookStore<object>,
   ) {
     this.logger = new Logger(loggerContext);
   }
@@ -65,8 +67,9 @@ export abstract class SandboxNotificationDelivery<
   protected abstract describe(n: N): string;
 
   /** Starts delivering a notification just recorded on its trade. */
-  protected deliver(n: N, delayMs: number): void {
-    this.store.changed();
+  protected deliver(n: N, delayMs: number, trade: object): void {
+    this.trades.set(n, trade);
+    this.store.changed(trade);
     const retries = n.tamper === null;
     switch (n.mode) {
       case 'drop':
@@ -84,7 +87,8 @@ export abstract class SandboxNotificationDelivery<
    * Carries on delivering a notification an earlier run left unacknowledged:
    * the next try when it was due (at once if that time has passed).
    */
-  resume(n: N): void {
+  resume(n: N, trade: object): void {
+    this.trades.set(n, trade);
     if (this.destroyed || n.acknowledged || n.gaveUp || n.mode === 'drop') return;
     const tries = n.mode === 'duplicate' ? Math.max(0, n.attempts.length - 1) : n.attempts.length;
     const wait = n.nextAttemptAt ? Math.max(0, n.nextAttemptAt.getTime() - Date.now()) : 0;
@@ -109,7 +113,7 @@ export abstract class SandboxNotificationDelivery<
     // retry overtakes a slow answer.
     const copies = n.mode === 'duplicate' && index === 0 ? 2 : 1;
     const results = await Promise.all(Array.from({ length: copies }, () => this.post(n)));
-    this.store.changed();
+    this.store.changed(this.trades.get(n));
     if (results.some(Boolean)) {
       n.acknowledged = true;
       return;

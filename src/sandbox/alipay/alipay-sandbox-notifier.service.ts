@@ -103,7 +103,7 @@ export class AlipaySandboxNotifier extends SandboxNotificationDelivery<SandboxNo
       attempts: [],
     };
     trade.notifications.push(notification);
-    this.deliver(notification, options.delayMs ?? 0);
+    this.deliver(notification, options.delayMs ?? 0, trade);
     return notification;
   }
 

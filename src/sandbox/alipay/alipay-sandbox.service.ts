@@ -101,10 +101,13 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
       this.trades.set(trade.outTradeNo, trade);
       this.byTradeNo.set(trade.tradeNo, trade);
     }
-    this.store.bind(() => [...this.trades.values()]);
+    this.store.bind(
+      () => [...this.trades.values()],
+      () => this.trades.size,
+    );
     for (const trade of this.trades.values()) {
       if (trade.status === 'WAIT_BUYER_PAY') this.armExpiry(trade);
-      for (const n of trade.notifications) this.notifier.resume(n);
+      for (const n of trade.notifications) this.notifier.resume(n, trade);
     }
   }
 
@@ -140,7 +143,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
       }
       if (input.returnUrl) existing.returnUrl = input.returnUrl;
       if (input.quitUrl) existing.quitUrl = input.quitUrl;
-      this.store.changed();
+      this.store.changed(existing);
       return existing;
     }
     const trade: SandboxTrade = {
@@ -164,7 +167,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
     this.trades.set(trade.outTradeNo, trade);
     this.byTradeNo.set(trade.tradeNo, trade);
     this.armExpiry(trade);
-    this.store.changed();
+    this.store.changed(trade);
     return trade;
   }
 
@@ -185,7 +188,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
   closeTrade(ref: TradeRef): SandboxTrade {
     const trade = this.findTrade(ref);
     trade.closeCalls = (trade.closeCalls ?? 0) + 1;
-    this.store.changed();
+    this.store.changed(trade);
     if (trade.status !== 'WAIT_BUYER_PAY') {
       throw AlipayGatewayError.business(
         'ACQ.TRADE_STATUS_ERROR',
@@ -246,7 +249,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
       trade.closedAt = now;
     }
     this.notifier.notify(trade, 'refund', { refund });
-    this.store.changed();
+    this.store.changed(trade);
     return { trade, refund, fundChange: true };
   }
 
@@ -314,7 +317,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
     if (!options.silent) {
       this.notifier.notify(trade, 'payment', { mode: options.notify, delayMs: options.delayMs });
     }
-    this.store.changed();
+    this.store.changed(trade);
     return trade;
   }
 
@@ -371,7 +374,7 @@ export class AlipaySandboxService implements OnModuleInit, OnModuleDestroy {
     trade.status = 'TRADE_CLOSED';
     trade.closedAt = at;
     this.notifier.notify(trade, 'close');
-    this.store.changed();
+    this.store.changed(trade);
   }
 
   /** An unpaid trade past its time_expire is closed, whoever looks first. */

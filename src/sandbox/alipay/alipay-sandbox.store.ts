@@ -1,4 +1,4 @@
-/** The simulated Alipay's books, kept in `<dataDir>/sandbox/alipay-trades.json` (SandboxBookStore). */
+/** The simulated Alipay's books, kept in `<dataDir>/sandbox/alipay-trades.jsonl` (SandboxBookStore). */
 import { Inject, Injectable } from '@nestjs/common';
 import { SandboxBookStore, reviveDate } from '../sandbox-book.store';
 import { ALIPAY_SANDBOX_SETTINGS, type AlipaySandboxSettings } from './alipay-sandbox.settings';
@@ -7,7 +7,11 @@ import type { SandboxTrade } from './alipay-sandbox.types';
 @Injectable()
 export class AlipaySandboxStore extends SandboxBookStore<SandboxTrade> {
   constructor(@Inject(ALIPAY_SANDBOX_SETTINGS) settings: AlipaySandboxSettings) {
-    super(settings.dataDir, 'alipay-trades.json', 'AlipaySandbox');
+    super(settings.dataDir, 'alipay-trades', 'AlipaySandbox');
+  }
+
+  protected key(trade: SandboxTrade): string {
+    return trade.outTradeNo;
   }
 
   protected revive(trade: SandboxTrade): SandboxTrade {

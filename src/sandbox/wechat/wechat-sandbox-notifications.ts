@@ -13,5 +13,5 @@ export abstract class WechatSandboxNotifications {
     event: NotificationEvent,
     options?: NotifyOptions,
   ): SandboxNotification | null;
-  abstract resume(n: SandboxNotification): void;
+  abstract resume(n: SandboxNotification, trade: SandboxTrade): void;
 }

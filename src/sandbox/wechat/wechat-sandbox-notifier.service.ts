@@ -138,7 +138,7 @@ export class WechatSandboxNotifier
       attempts: [],
     };
     trade.notifications.push(notification);
-    this.deliver(notification, options.delayMs ?? 0);
+    this.deliver(notification, options.delayMs ?? 0, trade);
     return notification;
   }
 

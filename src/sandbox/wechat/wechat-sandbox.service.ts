@@ -100,11 +100,14 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
   /** Takes up the books of the last run: expiries and refunds re-armed, notifications retried. */
   onModuleInit(): void {
     for (const trade of this.store.load()) this.index(trade);
-    this.store.bind(() => [...this.trades.values()]);
+    this.store.bind(
+      () => [...this.trades.values()],
+      () => this.trades.size,
+    );
     for (const trade of this.trades.values()) {
       if (trade.status === 'NOTPAY') this.armExpiry(trade);
       for (const r of trade.refunds) if (r.status === 'PROCESSING') this.armSettle(trade, r);
-      for (const n of trade.notifications) this.notifier.resume(n);
+      for (const n of trade.notifications) this.notifier.resume(n, trade);
     }
   }
 
@@ -151,7 +154,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
     };
     this.index(trade);
     this.armExpiry(trade);
-    this.store.changed();
+    this.store.changed(trade);
     return trade;
   }
 
@@ -173,7 +176,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
   closeTrade(outTradeNo: string): SandboxTrade {
     const trade = this.findTrade(outTradeNo);
     trade.closeCalls = (trade.closeCalls ?? 0) + 1;
-    this.store.changed();
+    this.store.changed(trade);
     if (trade.status === 'SUCCESS') {
       throw new WechatApiError(
         400,
@@ -251,7 +254,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
     trade.refunds.push(refund);
     this.byOutRefundNo.set(refund.outRefundNo, trade);
     this.armSettle(trade, refund);
-    this.store.changed();
+    this.store.changed(trade);
     return { trade, refund };
   }
 
@@ -322,7 +325,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
     if (!options.silent) {
       this.notifier.notify(trade, 'payment', { mode: options.notify, delayMs: options.delayMs });
     }
-    this.store.changed();
+    this.store.changed(trade);
     return trade;
   }
 
@@ -415,7 +418,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
     this.disarm(`expiry:${trade.outTradeNo}`);
     trade.status = 'CLOSED';
     trade.closedAt = at;
-    this.store.changed();
+    this.store.changed(trade);
   }
 
   /** An unpaid trade past its time_expire is closed, whoever looks first. */
@@ -437,7 +440,7 @@ export class WechatSandboxService implements OnModuleInit, OnModuleDestroy {
       refund.status = refund.endsAs;
       if (refund.status === 'SUCCESS') refund.successAt = new Date();
       this.notifier.notify(trade, 'refund', { refund });
-      this.store.changed();
+      this.store.changed(trade);
     });
   }
 

@@ -1,5 +1,5 @@
 /**
- * The simulated WeChat Pay's books, kept in `<dataDir>/sandbox/wechat-trades.json`
+ * The simulated WeChat Pay's books, kept in `<dataDir>/sandbox/wechat-trades.jsonl`
  * (SandboxBookStore): the code_url and h5_url paygate handed out still open after a
  * restart, unacknowledged notifications are still retried, PROCESSING refunds still finish.
  */
@@ -14,9 +14,13 @@ export class WechatSandboxStore extends SandboxBookStore<SandboxTrade> {
     // v2 keeps its own books: a switch of WECHAT_API_VERSION does not mix the two.
     super(
       settings.dataDir,
-      settings.apiVersion === 'v2' ? 'wechat-v2-trades.json' : 'wechat-trades.json',
+      settings.apiVersion === 'v2' ? 'wechat-v2-trades' : 'wechat-trades',
       'WechatSandbox',
     );
+  }
+
+  protected key(trade: SandboxTrade): string {
+    return trade.outTradeNo;
   }
 
   protected revive(trade: SandboxTrade): SandboxTrade {

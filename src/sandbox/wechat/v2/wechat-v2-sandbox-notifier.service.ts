@@ -132,7 +132,7 @@ export class WechatV2SandboxNotifier
       attempts: [],
     };
     trade.notifications.push(notification);
-    this.deliver(notification, options.delayMs ?? 0);
+    this.deliver(notification, options.delayMs ?? 0, trade);
     return notification;
   }
 
