@@ -254,12 +254,14 @@ export async function runClosing(opts: {
   )) as unknown as [{ out_trade_no: string; status: string }[]];
   let twice = 0;
   let paidLeft = 0;
+  let closeCalls = 0;
   for (const r of orderRows) {
     const t = byNo.get(r.out_trade_no);
     if (!t) {
       violations.push(`closing: trade ${r.out_trade_no} unknown to the simulator`);
       continue;
     }
+    closeCalls += t.closeCalls;
     if (t.closeCalls > 1) {
       twice += 1;
       if (twice <= 20)
@@ -282,6 +284,7 @@ export async function runClosing(opts: {
       '',
       '## closing at scale',
       `${opts.count} expired PENDING orders (${withAttempt} with an open attempt, ${paidAtChannel.length} of those paid at the channel), closed by two instances in ${closeSeconds.toFixed(1)} s: ${rate.toFixed(0)} orders/s`,
+      `close calls paygate made at the channel: ${closeCalls} (${(closeCalls / closeSeconds).toFixed(0)}/s; the orders without an attempt close without one)`,
       `the simulator alone: ${simRate.toFixed(0)} signed close calls/s (${probes.length} calls, ${SIM_PROBE_CONCURRENCY} in flight); paygate at ${share.toFixed(0)} % of it (target 70 %${share < 70 ? ': BELOW TARGET' : ''}; paygate's time includes the two instances' start)`,
       `trades closed twice: ${twice}; paid at the channel but left unpaid: ${paidLeft}`,
     ],
