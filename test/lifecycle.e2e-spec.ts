@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { loadDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { sqlTime } from '../src/database/sql-time';
@@ -174,6 +174,30 @@ describe('stopping and losing the database (e2e)', () => {
         failing.mockRestore();
         await t.http.get('/health').expect(200);
       });
+
+      it('answers a merchant call 503 SERVICE_UNAVAILABLE with Retry-After while the database fails', async () => {
+        const created = await t.http
+          .post('/api/orders')
+          .set(t.merchant)
+          .send(orderInput())
+          .expect(201);
+        const id = (created.body as { id: string }).id;
+        const ioError = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' });
+        const failing = jest
+          .spyOn(t.dataSource, 'query')
+          .mockRejectedValue(
+            new QueryFailedError('SELECT … FROM orders WHERE id = ?', [id], ioError),
+          );
+        const down = await t.http.get(`/api/orders/${id}`).set(t.merchant);
+        failing.mockRestore();
+        expect(down.status).toBe(503);
+        expect(down.headers['retry-after']).toMatch(/^\d+$/);
+        expect(down.body).toMatchObject({
+          code: 'SERVICE_UNAVAILABLE',
+          message: expect.stringContaining('database is unavailable'),
+        });
+        await t.http.get(`/api/orders/${id}`).set(t.merchant).expect(200);
+      });
       return;
     }
 
@@ -213,9 +237,11 @@ describe('stopping and losing the database (e2e)', () => {
         expect(attempts.length).toBeGreaterThan(0);
         expect(attempts.every((a) => a.body !== 'success')).toBe(true);
       });
-      // The merchant API answers a server error, never a made-up success.
+      // The merchant API answers "unavailable, try again", never a made-up success.
       const refused = await t.http.post('/api/orders').set(t.merchant).send(orderInput());
-      expect(refused.status).toBeGreaterThanOrEqual(500);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+      expect(refused.body).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
 
       proxy.restore();
       await eventually(async () => expect((await t.http.get('/health')).status).toBe(200), 20_000);

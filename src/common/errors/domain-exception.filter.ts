@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { databaseErrorCode, isDatabaseUnavailable } from '../../database/database-errors';
 import { ERROR_CODE_LOCAL } from '../logging/access-log.middleware';
 import { currentRequestId } from '../logging/request-context';
 import { DomainError, ERROR_STATUS, ErrorCode } from './domain-error';
@@ -32,9 +33,17 @@ const HTTP_CODES: Record<number, ErrorCode> = {
 };
 
 /**
+ * How long a client is asked to wait after a database outage answer. MariaDB
+ * restarted or failed over answers again within seconds, and the pool reconnects
+ * by itself; storefronts and load balancers back off from there.
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+/**
  * The one place errors become HTTP answers: `{statusCode, error, message, code}`.
- * Domain codes map to statuses through ERROR_STATUS; anything unexpected is a
- * logged 500 whose answer reveals nothing.
+ * Domain codes map to statuses through ERROR_STATUS; a database that cannot be
+ * reached is a 503 with Retry-After (the request may succeed unchanged a little
+ * later); anything else unexpected is a logged 500 whose answer reveals nothing.
  */
 @Catch()
 export class DomainExceptionFilter implements ExceptionFilter {
@@ -45,15 +54,20 @@ export class DomainExceptionFilter implements ExceptionFilter {
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
     const body = this.toBody(exception, (req as Request & { id?: string }).id);
+    const databaseDown = isDatabaseUnavailable(exception);
     if (body.statusCode >= 500) {
       const err = exception as Error;
+      const cause = databaseDown
+        ? ` (database unavailable, ${databaseErrorCode(exception) ?? 'no driver code'})`
+        : '';
       this.logger.error(
-        `${req.method} ${req.path} failed: ${err?.name}: ${err?.message}`,
+        `${req.method} ${req.path} failed${cause}: ${err?.name}: ${err?.message}`,
         err?.stack,
       );
     }
     res.locals[ERROR_CODE_LOCAL] = body.code;
     if (res.headersSent) return;
+    if (databaseDown) res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
     res.status(body.statusCode).json(body);
   }
 
@@ -84,6 +98,12 @@ export class DomainExceptionFilter implements ExceptionFilter {
         message,
       );
     }
+    if (isDatabaseUnavailable(exception))
+      return make(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'SERVICE_UNAVAILABLE',
+        `the database is unavailable; try again in ${DATABASE_RETRY_AFTER_SECONDS} seconds`,
+      );
     return make(HttpStatus.INTERNAL_SERVER_ERROR, 'INTERNAL', 'internal error');
   }
 }
