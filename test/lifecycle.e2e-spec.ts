@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { loadDatabaseConfig } from '../src/config/database.config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { execute } from '../src/database/sql';
 import { sqlTime } from '../src/database/sql-time';
+import { UnitOfWork } from '../src/database/unit-of-work';
 import {
   eventually,
   orderStatus,
@@ -25,6 +27,8 @@ import {
 } from './support/test-app';
 
 const onMysql = (process.env.DB_TYPE ?? 'sqlite') === 'mysql';
+/** The statement bound of the app behind the proxy (DB_STATEMENT_TIMEOUT_MS). */
+const STATEMENT_TIMEOUT_MS = 3000;
 
 interface Answer {
   status: number;
@@ -212,6 +216,10 @@ describe('stopping and losing the database (e2e)', () => {
         DB_HOST: '127.0.0.1',
         DB_PORT: String(proxy.port),
         SANDBOX_TIME_SCALE: '0.0005',
+        // Shorter than the default 10 s, so that the partition below takes seconds.
+        DB_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS),
+        // Fewer connections than the calls made during the partition, so that some wait for one.
+        DB_POOL_SIZE: '3',
       });
     });
     afterAll(async () => {
@@ -248,5 +256,85 @@ describe('stopping and losing the database (e2e)', () => {
       await eventually(async () => expect(await orderStatus(t, order.id)).toBe('PAID'), 30_000);
       await t.http.post('/api/orders').set(t.merchant).send(orderInput()).expect(201);
     }, 60_000);
+
+    it('answers while the database hangs (a partition): /health 503 in 2 s, merchant calls 503 in bounded time, nothing half-written, all well once it heals', async () => {
+      const created = await t.http.post('/api/orders').set(t.merchant).send(orderInput());
+      expect(created.status).toBe(201);
+      const order = created.body as { id: string; subject: string };
+      const uow = t.app.get(UnitOfWork);
+      // Connections open before the partition, as a busy instance has: the calls below take
+      // these, whose statements go unanswered (a new connection fails on its connect timeout).
+      const warm = Array.from({ length: 3 }, () => t.dataSource.createQueryRunner());
+      await Promise.all(warm.map((r) => r.connect()));
+      await Promise.all(warm.map((r) => r.release()));
+
+      // A transaction caught half-way: its first write reaches the server, then the network hangs.
+      let hung!: () => void;
+      const hanging = new Promise<void>((resolve) => (hung = resolve));
+      const halfWay = uow
+        .run(async (tx) => {
+          await execute(tx, 'UPDATE orders SET subject = ? WHERE id = ?', [
+            'half-written',
+            order.id,
+          ]);
+          proxy.hang();
+          hung();
+          await execute(tx, 'UPDATE orders SET description = ? WHERE id = ?', ['never', order.id]);
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      await hanging;
+      const health = timed(t.http.get('/health').timeout(10_000));
+      const refusedCreates = Array.from({ length: 4 }, () => orderInput());
+      const calls = [
+        ...refusedCreates.map((input) =>
+          timed(t.http.post('/api/orders').set(t.merchant).send(input).timeout(15_000)),
+        ),
+        ...[1, 2].map(() =>
+          timed(t.http.get(`/api/orders/${order.id}`).set(t.merchant).timeout(15_000)),
+        ),
+      ];
+      const [healthAnswer, ...answers] = await Promise.all([health, ...calls]);
+      expect(healthAnswer.value.status).toBe(503);
+      expect(healthAnswer.value.body).toMatchObject({ database: 'down' });
+      expect(healthAnswer.ms).toBeLessThan(5000);
+      for (const { value } of answers) {
+        expect({ status: value.status, body: value.text }).toMatchObject({ status: 503 });
+        expect(value.headers['retry-after']).toMatch(/^\d+$/);
+        expect(value.body).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      }
+      expect(await halfWay).toMatchObject({ code: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+
+      proxy.restore();
+      await eventually(async () => expect((await t.http.get('/health')).status).toBe(200), 20_000);
+      // Nothing of the transaction cut off half-way, nor of the refused create, was kept…
+      const after = await t.http.get(`/api/orders/${order.id}`).set(t.merchant).expect(200);
+      expect(after.body).toMatchObject({ subject: order.subject });
+      for (const input of refusedCreates)
+        await t.http
+          .get('/api/orders')
+          .query({ merchantOrderNo: input.merchantOrderNo as string })
+          .set(t.merchant)
+          .expect(404);
+      // …the row it had locked can be written again (the server let the session go)…
+      const closed = await t.http
+        .post(`/api/orders/${order.id}/close`)
+        .set(t.merchant)
+        .timeout(15_000);
+      expect(closed.status).toBe(200);
+      expect(closed.body).toMatchObject({ status: 'CLOSED' });
+      // …and the merchant's repeats of the refused creates are served, without a restart.
+      for (const input of refusedCreates)
+        await t.http.post('/api/orders').set(t.merchant).send(input).expect(201);
+    }, 90_000);
   });
 });
+
+/** A promise's outcome with the milliseconds it took to settle (rejected ones rethrown). */
+async function timed<T>(work: PromiseLike<T>): Promise<{ value: T; ms: number }> {
+  const started = Date.now();
+  const value = await work;
+  return { value, ms: Date.now() - started };
+}

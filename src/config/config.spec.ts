@@ -97,13 +97,19 @@ describe('database config', () => {
       user: 'root',
       password: '',
       database: 'shop',
+      statementTimeoutMs: 10_000,
     });
+    expect(
+      loadDatabaseConfig({ DB_TYPE: 'mysql', DB_STATEMENT_TIMEOUT_MS: '30000' }),
+    ).toMatchObject({ statementTimeoutMs: 30_000 });
   });
 
   it.each([
     ['DB_TYPE', { DB_TYPE: 'postgres' }],
     ['DB_PORT', { DB_TYPE: 'mysql', DB_PORT: 'x' }],
     ['DB_NAME', { DB_TYPE: 'mysql', DB_NAME: 'a;drop' }],
+    ['DB_STATEMENT_TIMEOUT_MS', { DB_TYPE: 'mysql', DB_STATEMENT_TIMEOUT_MS: '500' }],
+    ['DB_STATEMENT_TIMEOUT_MS', { DB_TYPE: 'mysql', DB_STATEMENT_TIMEOUT_MS: '10s' }],
   ])('a bad %s stops boot naming it', (variable, env) => {
     expectConfigError(() => loadDatabaseConfig(env), variable);
   });

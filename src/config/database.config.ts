@@ -12,6 +12,8 @@ export type DatabaseConfig =
       password: string;
       database: string;
       poolSize: number;
+      /** How long one statement may go unanswered before its connection is given up (see statement-timeout.ts). */
+      statementTimeoutMs: number;
     };
 
 export function loadDatabaseConfig(env: Record<string, string | undefined>): DatabaseConfig {
@@ -38,6 +40,7 @@ export function loadDatabaseConfig(env: Record<string, string | undefined>): Dat
     password: e.string('DB_PASSWORD', ''),
     database,
     poolSize: e.int('DB_POOL_SIZE', 10, 1, 200),
+    statementTimeoutMs: e.int('DB_STATEMENT_TIMEOUT_MS', 10_000, 1000, 300_000),
   };
 }
 

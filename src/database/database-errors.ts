@@ -31,7 +31,8 @@ export function isRetryableTransactionError(error: unknown): boolean {
 /**
  * What mysql2 reports when it cannot talk to the server at all: the socket's
  * own errors, its protocol-level ones (connection lost, no answer in time), and
- * the server refusing sessions while it stops or is full.
+ * the server refusing sessions while it stops or is full; and paygate's own
+ * "no connection within the bound".
  */
 const MYSQL_UNAVAILABLE = new Set([
   'ECONNREFUSED',
@@ -46,6 +47,8 @@ const MYSQL_UNAVAILABLE = new Set([
   'ER_SERVER_SHUTDOWN',
   'ER_CON_COUNT_ERROR',
   'ER_CONNECTION_KILLED',
+  // paygate's own: no pooled connection within the bound (statement-timeout.ts)
+  'POOL_ACQUIRE_TIMEOUT',
 ]);
 
 /** better-sqlite3: the file is locked past busy_timeout, unreadable, full or gone. */

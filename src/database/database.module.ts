@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { databaseConfig } from '../config/database.config';
 import { buildDataSourceOptions } from './data-source-options';
 import { JobLeaseService } from './job-lease.service';
+import { StatementTimeout } from './statement-timeout';
 import { UnitOfWork } from './unit-of-work';
 
 @Global()
@@ -20,7 +21,7 @@ import { UnitOfWork } from './unit-of-work';
       }),
     }),
   ],
-  providers: [UnitOfWork, JobLeaseService],
+  providers: [UnitOfWork, JobLeaseService, StatementTimeout],
   exports: [UnitOfWork, JobLeaseService],
 })
 export class DatabaseModule {}

@@ -6,6 +6,7 @@ import { newId } from '../common/ids/ids';
 import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
 import { execute, findById, insertRow, select } from '../database/sql';
+import { withStatementTimeout } from '../database/statement-timeout';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import type { Channel } from '../payments/payment-provider';
 import {
@@ -13,6 +14,13 @@ import {
   ReconciliationDiscrepancy,
 } from './entities/reconciliation-discrepancy.entity';
 import { ReconciliationRun, RunErrorReason, RunStatus } from './entities/reconciliation-run.entity';
+
+/**
+ * The bound on a statement as large as a day's bill (its keys deleted when a
+ * run fails, or a week later), in place of DB_STATEMENT_TIMEOUT_MS: on a large
+ * day it may take minutes. Every other statement here is one batch or one row.
+ */
+const WHOLE_DAY_STATEMENT_TIMEOUT_MS = 15 * 60_000;
 
 /** A discrepancy as the comparison finds it; the store adds id, run and times. */
 export type FoundDiscrepancy = Pick<
@@ -292,28 +300,30 @@ export class ReconciliationStore {
     retryAt: Date | null,
     now: Date,
   ): Promise<boolean> {
-    return this.uow.run(async (tx) => {
-      const changed = await execute(
-        tx,
-        'UPDATE reconciliation_runs SET status = ?, error = ?, error_reason = ?, next_attempt_at = ?, finished_at = ?, lease_until = ?, channel_rows = 0, local_rows = 0, matched = 0, discrepancies = 0, healed = 0 ' +
-          'WHERE id = ? AND status = ? AND owner = ?',
-        [
-          RunStatus.FAILED,
-          message.slice(0, 1024),
-          reason,
-          retryAt,
-          now,
-          null,
-          run.id,
-          RunStatus.RUNNING,
-          run.owner,
-        ],
-      );
-      if (changed !== 1) return false;
-      await execute(tx, 'DELETE FROM reconciliation_discrepancies WHERE run_id = ?', [run.id]);
-      await execute(tx, 'DELETE FROM reconciliation_bill_rows WHERE run_id = ?', [run.id]);
-      return true;
-    });
+    return withStatementTimeout(WHOLE_DAY_STATEMENT_TIMEOUT_MS, () =>
+      this.uow.run(async (tx) => {
+        const changed = await execute(
+          tx,
+          'UPDATE reconciliation_runs SET status = ?, error = ?, error_reason = ?, next_attempt_at = ?, finished_at = ?, lease_until = ?, channel_rows = 0, local_rows = 0, matched = 0, discrepancies = 0, healed = 0 ' +
+            'WHERE id = ? AND status = ? AND owner = ?',
+          [
+            RunStatus.FAILED,
+            message.slice(0, 1024),
+            reason,
+            retryAt,
+            now,
+            null,
+            run.id,
+            RunStatus.RUNNING,
+            run.owner,
+          ],
+        );
+        if (changed !== 1) return false;
+        await execute(tx, 'DELETE FROM reconciliation_discrepancies WHERE run_id = ?', [run.id]);
+        await execute(tx, 'DELETE FROM reconciliation_bill_rows WHERE run_id = ?', [run.id]);
+        return true;
+      }),
+    );
   }
 
   /** Daily runs due for another attempt on `billDate`. */
@@ -376,11 +386,13 @@ export class ReconciliationStore {
    * every day more than `keepDays` before `billDate`.
    */
   async pruneBillRows(run: ReconciliationRun, oldestKept: string): Promise<void> {
-    await this.uow.run((tx) =>
-      execute(
-        tx,
-        'DELETE FROM reconciliation_bill_rows WHERE run_id IN (SELECT id FROM reconciliation_runs WHERE channel = ? AND ((bill_date = ? AND id <> ?) OR bill_date < ?))',
-        [run.channel, run.billDate, run.id, oldestKept],
+    await withStatementTimeout(WHOLE_DAY_STATEMENT_TIMEOUT_MS, () =>
+      this.uow.run((tx) =>
+        execute(
+          tx,
+          'DELETE FROM reconciliation_bill_rows WHERE run_id IN (SELECT id FROM reconciliation_runs WHERE channel = ? AND ((bill_date = ? AND id <> ?) OR bill_date < ?))',
+          [run.channel, run.billDate, run.id, oldestKept],
+        ),
       ),
     );
   }
