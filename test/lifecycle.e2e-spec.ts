@@ -261,6 +261,7 @@ describe('stopping and losing the database (e2e)', () => {
       const created = await t.http.post('/api/orders').set(t.merchant).send(orderInput());
       expect(created.status).toBe(201);
       const order = created.body as { id: string; subject: string };
+      const paying = await orderWithAlipayAttempt(t, 'qr');
       const uow = t.app.get(UnitOfWork);
       // Connections open before the partition, as a busy instance has: the calls below take
       // these, whose statements go unanswered (a new connection fails on its connect timeout).
@@ -296,6 +297,8 @@ describe('stopping and losing the database (e2e)', () => {
           timed(t.http.get(`/api/orders/${order.id}`).set(t.merchant).timeout(15_000)),
         ),
       ];
+      // The buyer pays meanwhile: Alipay's notification must get an answer, not hang.
+      await sandboxPay(t, paying.payment.outTradeNo).expect(200);
       const [healthAnswer, ...answers] = await Promise.all([health, ...calls]);
       expect(healthAnswer.value.status).toBe(503);
       expect(healthAnswer.value.body).toMatchObject({ database: 'down' });
@@ -306,10 +309,23 @@ describe('stopping and losing the database (e2e)', () => {
         expect(value.body).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
       }
       expect(await halfWay).toMatchObject({ code: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+      await eventually(async () => {
+        const trade = await t.http
+          .get(`/sandbox/alipay/control/trades/${paying.payment.outTradeNo}`)
+          .expect(200);
+        const attempts = trade.body.notifications[0].attempts as { body: string | null }[];
+        // Answered "retry" (`fail`), not left without an answer (null).
+        expect(attempts[0]).toMatchObject({ body: 'fail' });
+      }, 15_000);
 
       proxy.restore();
       await eventually(async () => expect((await t.http.get('/health')).status).toBe(200), 20_000);
-      // Nothing of the transaction cut off half-way, nor of the refused create, was kept…
+      // The payment is applied by a later delivery of the notification…
+      await eventually(
+        async () => expect(await orderStatus(t, paying.order.id)).toBe('PAID'),
+        30_000,
+      );
+      // …nothing of the transaction cut off half-way, nor of the refused creates, was kept…
       const after = await t.http.get(`/api/orders/${order.id}`).set(t.merchant).expect(200);
       expect(after.body).toMatchObject({ subject: order.subject });
       for (const input of refusedCreates)
