@@ -223,6 +223,15 @@ describe('API documentation (e2e)', () => {
         'ORDER_NOT_PAYABLE',
       ]);
       expect(codes(operation('get', '/api/refunds/{id}'), 404)).toEqual(['REFUND_NOT_FOUND']);
+      // The database away: a 503 with Retry-After, on the merchant API as on the channel calls.
+      expect(codes(operation('post', '/api/orders'), 503)).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(codes(operation('post', '/api/orders/{id}/payments'), 503)).toEqual([
+        'CHANNEL_UNAVAILABLE',
+        'SERVICE_UNAVAILABLE',
+      ]);
+      expect(operation('post', '/api/orders').responses['503'].headers).toHaveProperty(
+        'Retry-After',
+      );
 
       // Everywhere: an error answer's examples are bodies of that status, with a code of that status.
       const wrong = operations().flatMap(({ method, path, op }) =>

@@ -26,7 +26,7 @@ const DESCRIPTIONS: Record<number, string> = {
   415: 'body in an unsupported encoding or charset',
   500: 'unexpected failure; the message reveals nothing',
   502: 'the channel answered with an error',
-  503: 'the channel could not be reached',
+  503: 'the channel or the database could not be reached; the same call may succeed later',
 };
 
 /** What each documented code's answer looks like: the messages the service really sends. */
@@ -58,6 +58,7 @@ const EXAMPLE_MESSAGES: Partial<Record<ErrorCode, string>> = {
   CHANNEL_ERROR: 'alipay.trade.precreate answered 40004 ACQ.TRADE_HAS_CLOSE 交易已经关闭',
   CHANNEL_UNAVAILABLE:
     'alipay.trade.precreate: no complete answer within 10000 ms; outcome unknown',
+  SERVICE_UNAVAILABLE: 'the database is unavailable; try again in 5 seconds',
 };
 
 /** The code a bare status stands for. */
@@ -89,13 +90,15 @@ const exampleBody = (code: ErrorCode): ErrorResponse => {
  * Documents the error answers of an endpoint, all in the one error shape, each
  * status with its own example body. Give a status for its usual code, or the
  * codes themselves (`'REFUND_NOT_FOUND'`); several codes of one status are
- * documented as named examples of that status.
+ * documented as named examples of that status. Every endpoint can also answer
+ * 503 SERVICE_UNAVAILABLE (with Retry-After) while the database is away, so
+ * that is documented on all of them.
  */
 export const ErrorResponses = (
   ...answers: Array<number | ErrorCode>
 ): MethodDecorator & ClassDecorator => {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const answer of answers) {
+  for (const answer of [...answers, 'SERVICE_UNAVAILABLE' as const]) {
     const status = typeof answer === 'number' ? answer : ERROR_STATUS[answer];
     const code = typeof answer === 'number' ? DEFAULT_CODES[answer] : answer;
     byStatus.set(status, [...(byStatus.get(status) ?? []), ...(code ? [code] : [])]);
@@ -105,6 +108,16 @@ export const ErrorResponses = (
       ApiResponse({
         status,
         type: ErrorResponse,
+        ...(status === 503
+          ? {
+              headers: {
+                'Retry-After': {
+                  description: 'seconds to wait before trying again (database unavailable)',
+                  schema: { type: 'integer', example: 5 },
+                },
+              },
+            }
+          : {}),
         description:
           codes.length > 1
             ? `${DESCRIPTIONS[status] ?? STATUS_CODES[status]}: ${codes.join(', ')}`
