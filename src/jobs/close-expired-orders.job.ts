@@ -37,7 +37,7 @@ export class CloseExpiredOrdersJob extends PolledJob {
         let closed = 0;
         await eachWithConcurrency(expired, CLOSE_CONCURRENCY, async (order) => {
           try {
-            await this.payments.closeOrder(order.id, at);
+            await this.payments.closeOrder(order.id, at, order);
             closed += 1;
           } catch (error) {
             // Left PENDING: the next run tries again.
@@ -59,9 +59,10 @@ export class CloseExpiredOrdersJob extends PolledJob {
 
 /**
  * How many orders of a batch are closed at once: each waits mostly on its channel
- * call, so a few in flight keep the channel busy without crowding it.
+ * call and its commit, and one instance closes at a time (the lease), so a
+ * backlog needs a few in flight; 16 keeps the channel busy without crowding it.
  */
-const CLOSE_CONCURRENCY = 8;
+const CLOSE_CONCURRENCY = 16;
 
 async function eachWithConcurrency<T>(
   items: T[],

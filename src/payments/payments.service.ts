@@ -297,8 +297,10 @@ export class PaymentsService {
    * first. If the channel says an attempt was paid, the order becomes PAID
    * through the same path as a notification, and is returned as such.
    */
-  async closeOrder(orderId: string, now = new Date()): Promise<Order> {
-    const order = await this.orders.get(orderId);
+  async closeOrder(orderId: string, now = new Date(), read?: Order): Promise<Order> {
+    // `read`: the order as the caller just read it (the close job's batch); the
+    // transition below is conditional either way.
+    const order = read ?? (await this.orders.get(orderId));
     if (order.status === OrderStatus.CLOSED) return order;
     if (order.status !== OrderStatus.PENDING) {
       throw new DomainError(
@@ -309,17 +311,25 @@ export class PaymentsService {
     const attempts = await this.dataSource.manager.find(Payment, {
       where: { orderId, status: In([PaymentStatus.PENDING, PaymentStatus.FAILED]) },
     });
+    const closedThere: Payment[] = [];
     for (const attempt of attempts) {
       try {
-        await this.closeAttempt(attempt, now);
+        if ((await this.closeAtChannel(attempt, now)) === 'closed') closedThere.push(attempt);
       } catch (error) {
         this.logger.error(
           `closing ${attempt.outTradeNo} of order ${orderId} on ${attempt.channel} failed: ${(error as Error).message}`,
         );
+        // What the channels did close is recorded, so the next try does not close it again.
+        if (closedThere.length > 0)
+          await this.uow.run(async (tx) => {
+            for (const closed of closedThere) await this.markClosed(tx, closed, now);
+          });
         throw channelFailure(error);
       }
     }
+    // The attempts the channels closed and the order, in one transaction.
     return this.uow.run(async (tx) => {
+      for (const attempt of closedThere) await this.markClosed(tx, attempt, now);
       const closed = await this.orders.transition(tx, orderId, 'close', { closedAt: now }, now);
       const after = await this.orders.get(orderId, tx);
       if (closed) {
@@ -376,22 +386,34 @@ export class PaymentsService {
    * that payment is applied through the notification path instead ('paid').
    */
   private async closeAttempt(attempt: Payment, now: Date): Promise<'closed' | 'paid'> {
+    const outcome = await this.closeAtChannel(attempt, now);
+    if (outcome === 'closed') await this.uow.run((tx) => this.markClosed(tx, attempt, now));
+    return outcome;
+  }
+
+  /**
+   * Closes one attempt at its channel; 'closed' leaves recording it to the caller.
+   * A channel that says the trade was paid gets asked for the payment, which is
+   * applied through the notification path ('paid').
+   */
+  private async closeAtChannel(attempt: Payment, now: Date): Promise<'closed' | 'paid'> {
     const provider = this.providers.get(attempt.channel);
     if ((await provider.closePayment(attempt.outTradeNo)) === 'already_paid') {
       const state = await provider.queryPayment(attempt.outTradeNo);
       await this.uow.run((tx) => this.applyChannelState(tx, attempt.channel, state, now));
       return 'paid';
     }
-    await this.uow.run((tx) =>
-      this.setStatus(
-        tx,
-        attempt.id,
-        [PaymentStatus.PENDING, PaymentStatus.FAILED],
-        PaymentStatus.CLOSED,
-        { closedAt: now, nextQueryAt: null },
-      ),
-    );
     return 'closed';
+  }
+
+  private markClosed(tx: Tx, attempt: Payment, now: Date): Promise<boolean> {
+    return this.setStatus(
+      tx,
+      attempt.id,
+      [PaymentStatus.PENDING, PaymentStatus.FAILED],
+      PaymentStatus.CLOSED,
+      { closedAt: now, nextQueryAt: null },
+    );
   }
 
   /**
