@@ -195,13 +195,15 @@ export class ReconciliationRunner {
     // Batches are compared while the bill is read on; their keys are disjoint.
     const writing = new InFlight(this.concurrency);
     try {
-      for await (const row of provider.downloadBill(run.billDate)) {
-        batch.push(row);
-        if (batch.length < BATCH) continue;
-        check();
-        const full = batch;
-        await writing.add(() => this.compareBatch(run, day, full, tally));
-        batch = [];
+      for await (const rows of provider.downloadBill(run.billDate)) {
+        for (const row of rows) {
+          batch.push(row);
+          if (batch.length < BATCH) continue;
+          check();
+          const full = batch;
+          await writing.add(() => this.compareBatch(run, day, full, tally));
+          batch = [];
+        }
       }
       if (batch.length > 0) {
         const last = batch;
