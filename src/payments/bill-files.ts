@@ -109,8 +109,15 @@ export interface BillReaderSpec {
 }
 
 const ROWS_PER_MESSAGE = 1000;
-/** Batches the worker may send ahead of what the caller took. */
-const BATCHES_AHEAD = 2;
+/**
+ * Batches the worker may send ahead of what the caller took: one, parsed while
+ * the caller compares the one before. A batch that has crossed is a thousand
+ * rows on the service's heap; one waiting longer lives through the young
+ * generation's collections and is promoted, and the old generation grows with
+ * it until V8 compacts. On a 400,000-row Alipay bill on MariaDB, two ahead
+ * gave a peak RSS of 348 MiB and one ahead 239 MiB, in the same time.
+ */
+const BATCHES_AHEAD = 1;
 /**
  * The worker's own heap: parsing keeps little alive (a batch, the parser's
  * buffers), so a small heap is collected early instead of growing with the
