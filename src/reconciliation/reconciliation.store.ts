@@ -5,7 +5,7 @@ import { DomainError } from '../common/errors/domain-error';
 import { newId } from '../common/ids/ids';
 import { keysetPage, Page, PageQuery } from '../common/pagination/keyset';
 import { isUniqueViolation } from '../database/database-errors';
-import { execute, findById, insertRow, select } from '../database/sql';
+import { execute, executeOnce, findById, insertRow, select } from '../database/sql';
 import { Tx, UnitOfWork } from '../database/unit-of-work';
 import type { Channel } from '../payments/payment-provider';
 import {
@@ -155,7 +155,7 @@ export class ReconciliationStore {
     if (keys.length === 0 && found.length === 0 && seenElsewhere.length === 0) return;
     await this.uow.run(async (tx) => {
       if (keys.length > 0) {
-        await execute(
+        await executeOnce(
           tx,
           `INSERT INTO reconciliation_bill_rows (run_id, kind, out_key) VALUES ${keys.map(() => '(?, ?, ?)').join(', ')}`,
           keys.flatMap((k) => [run.id, k.kind, k.key]),
@@ -211,7 +211,7 @@ export class ReconciliationStore {
       const keys = seen.filter((s) => s.kind === kind).map((s) => s.key);
       if (keys.length === 0) continue;
       const column = kind === 'payment' ? 'out_trade_no' : 'out_refund_no';
-      await execute(
+      await executeOnce(
         tx,
         `UPDATE reconciliation_discrepancies SET resolved_at = ?, note = ? WHERE channel = ? AND type = ? AND kind = ? AND resolved_at IS NULL AND run_id <> ? AND ${column} IN (${keys.map(() => '?').join(', ')})`,
         [now, note, run.channel, DiscrepancyType.MISSING_REMOTE, kind, run.id, ...keys],
