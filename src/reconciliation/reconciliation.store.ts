@@ -230,16 +230,19 @@ export class ReconciliationStore {
    * checked in 47–219 s instead of 1–2 s, in some runs and not others.
    */
   async billKeysPresent(runIds: string[], kind: BillRowKind, keys: string[]): Promise<Set<string>> {
-    const present = new Set<string>();
+    const lookups: Promise<{ out_key: string }[]>[] = [];
     for (let i = 0; i < keys.length; i += BILL_KEYS_PER_LOOKUP) {
       const some = keys.slice(i, i + BILL_KEYS_PER_LOOKUP);
-      const rows = await select<{ out_key: string }>(
-        this.dataSource.manager,
-        `SELECT out_key FROM reconciliation_bill_rows WHERE run_id IN (${runIds.map(() => '?').join(', ')}) AND kind = ? AND out_key IN (${some.map(() => '?').join(', ')})`,
-        [...runIds, kind, ...some],
+      lookups.push(
+        select<{ out_key: string }>(
+          this.dataSource.manager,
+          `SELECT out_key FROM reconciliation_bill_rows WHERE run_id IN (${runIds.map(() => '?').join(', ')}) AND kind = ? AND out_key IN (${some.map(() => '?').join(', ')})`,
+          [...runIds, kind, ...some],
+        ),
       );
-      for (const r of rows) present.add(r.out_key);
     }
+    const present = new Set<string>();
+    for (const rows of await Promise.all(lookups)) for (const r of rows) present.add(r.out_key);
     return present;
   }
 
