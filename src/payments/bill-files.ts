@@ -108,7 +108,8 @@ export interface BillReaderSpec {
   args: unknown[];
 }
 
-const ROWS_PER_MESSAGE = 1000;
+/** Rows a message from the worker: half a thousand, like the run's batches on MySQL (see BATCHES_AHEAD). */
+const ROWS_PER_MESSAGE = 500;
 /**
  * Batches the worker may send ahead of what the caller took: one, parsed while
  * the caller compares the one before. A batch that has crossed is a thousand

@@ -21,8 +21,14 @@ import {
   RunCounts,
 } from './reconciliation.store';
 
-/** Bill rows compared per batch: one lookup per kind and one transaction each. */
-const BATCH = 1000;
+/**
+ * Bill rows compared per batch: one lookup per kind and one transaction each.
+ * Smaller on MySQL, where four are in flight at once: what they hold lives
+ * long enough to be promoted out of V8's young generation (million-row WeChat
+ * bill on MariaDB: peak RSS 297 MiB with 1,000-row batches, 216 MiB with 500).
+ * SQLite compares one at a time, and each batch is a durable commit.
+ */
+const BATCH = { sqlite: 1000, mysql: 500 };
 /** Discrepancies healed at once (each a channel query and a transaction). */
 const HEAL_CONCURRENCY = 8;
 /** How often a running run says it is alive. */
@@ -112,11 +118,15 @@ export class ReconciliationRunner {
   ) {
     // SQLite runs every statement on this thread, one at a time: overlapping batches
     // would only interleave them. MySQL answers on other cores, several at once.
-    this.concurrency = dataSource.options.type === 'better-sqlite3' ? 1 : 4;
+    const sqlite = dataSource.options.type === 'better-sqlite3';
+    this.concurrency = sqlite ? 1 : 4;
+    this.batch = sqlite ? BATCH.sqlite : BATCH.mysql;
   }
 
   /** Batches compared (or pages checked) at once. */
   private readonly concurrency: number;
+  /** Bill rows a batch (and keys of ours checked at once). */
+  private readonly batch: number;
 
   /**
    * Runs `run` (RUNNING, owned by this instance) to COMPLETED or FAILED; never
@@ -198,7 +208,7 @@ export class ReconciliationRunner {
       for await (const rows of provider.downloadBill(run.billDate)) {
         for (const row of rows) {
           batch.push(row);
-          if (batch.length < BATCH) continue;
+          if (batch.length < this.batch) continue;
           check();
           const full = batch;
           await writing.add(() => this.compareBatch(run, day, full, tally));
@@ -350,9 +360,9 @@ export class ReconciliationRunner {
   ): Promise<void> {
     for await (const keys of windows) {
       c.tally.localRows += keys.length;
-      for (let i = 0; i < keys.length; i += BATCH) {
+      for (let i = 0; i < keys.length; i += this.batch) {
         c.check();
-        const batch = keys.slice(i, i + BATCH);
+        const batch = keys.slice(i, i + this.batch);
         await c.checking.add(async () => {
           const present = await this.store.billKeysPresent(c.runIds, billKind, batch);
           const absent = batch.filter((key) => !present.has(key));
