@@ -20,7 +20,7 @@ const tomorrow = () => new Date(Date.now() + 32 * 3600_000).toISOString().slice(
 
 async function rowsOf(provider: PaymentProvider, date = today()): Promise<BillRow[]> {
   const rows: BillRow[] = [];
-  for await (const row of provider.downloadBill(date)) rows.push(row);
+  for await (const batch of provider.downloadBill(date)) rows.push(...batch);
   return rows;
 }
 
@@ -28,7 +28,7 @@ async function rowsOf(provider: PaymentProvider, date = today()): Promise<BillRo
 async function failureOf(provider: PaymentProvider, date = today()) {
   let yielded = 0;
   try {
-    for await (const _ of provider.downloadBill(date)) yielded++;
+    for await (const batch of provider.downloadBill(date)) yielded += batch.length;
   } catch (error) {
     expect(error).toBeInstanceOf(BillError);
     return { error: error as BillError, yielded };

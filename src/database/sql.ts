@@ -41,6 +41,11 @@ interface MysqlConnection {
     params: unknown[],
     callback: (error: Error | null, result: unknown) => void,
   ): void;
+  query(
+    sql: string,
+    params: unknown[],
+    callback: (error: Error | null, result: unknown) => void,
+  ): void;
 }
 
 const statements = new WeakMap<
@@ -62,22 +67,27 @@ function prepared(db: SqliteConnection, sql: string): ReturnType<SqliteConnectio
  * hooks and a copied result, which the hot path does not use. Both drivers
  * prepare each statement once per connection: better-sqlite3 here, mysql2's
  * `execute` on the server (binary protocol, no SQL parsing per call; the hot
- * path has a few dozen statement texts, far below max_prepared_stmt_count).
- * Errors are the driver's (with its `code`), as `database-errors.ts` expects.
+ * path has a few dozen statement texts, far below max_prepared_stmt_count);
+ * `keep` false for a text used once (see executeOnce). Errors are the
+ * driver's (with its `code`), as `database-errors.ts` expects.
  */
 async function onDriver(
   runner: QueryRunner,
   sql: string,
   params: unknown[],
   write: boolean,
+  keep = true,
 ): Promise<unknown> {
   const connection: unknown = await runner.connect();
   if (runner.connection.options.type === 'better-sqlite3') {
-    const statement = prepared(connection as SqliteConnection, sql);
+    const db = connection as SqliteConnection;
+    const statement = keep ? prepared(db, sql) : db.prepare(sql);
     return write ? statement.run(...params).changes : statement.all(...params);
   }
+  const mysql = connection as MysqlConnection;
+  const run = keep ? mysql.execute.bind(mysql) : mysql.query.bind(mysql);
   return new Promise((resolve, reject) =>
-    (connection as MysqlConnection).execute(sql, params, (error, result) => {
+    run(sql, params, (error, result) => {
       if (error) reject(error);
       else resolve(write ? (result as { affectedRows: number }).affectedRows : result);
     }),
@@ -87,6 +97,23 @@ async function onDriver(
 /** Runs a write; resolves to the number of rows it changed. */
 export async function execute(tx: EntityManager, sql: string, params: unknown[]): Promise<number> {
   return (await onDriver(runnerOf(tx), sql, params.map(bind), true)) as number;
+}
+
+/**
+ * Runs a write whose text follows its data (a multi-row INSERT of as many rows
+ * as a batch has, an IN list of as many keys), without keeping it prepared. A
+ * statement mysql2 prepares stays on its connection (and counts towards the
+ * server's max_prepared_stmt_count) with an object for each placeholder: one
+ * 999-row insert of bill keys on each of ten connections kept 30,000 of them,
+ * and every other row count would have added its own. On MySQL it is sent as
+ * a plain query (values escaped by the driver); SQLite prepares it for the call.
+ */
+export async function executeOnce(
+  tx: EntityManager,
+  sql: string,
+  params: unknown[],
+): Promise<number> {
+  return (await onDriver(runnerOf(tx), sql, params.map(bind), true, false)) as number;
 }
 
 /** Runs a read; rows come back as the driver gives them (BIGINT as text on MySQL). */

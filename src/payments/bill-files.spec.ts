@@ -15,36 +15,42 @@ const rows: BillRow[] = [
   { kind: 'refund', outTradeNo: 'P1', outRefundNo: 'R1', amount: 1, channelStatus: '退款' },
 ];
 
-async function* source(list: BillRow[], failAfter?: number): AsyncGenerator<BillRow> {
-  for (const [i, row] of list.entries()) {
-    if (i === failAfter) throw new BillError('wechat', 'corrupt', 'line 3: not yuan');
-    yield row;
+/** `list` in batches of `size`; the batch holding row `failAt` throws instead. */
+async function* source(list: BillRow[], size: number, failAt?: number): AsyncGenerator<BillRow[]> {
+  for (let i = 0; i < list.length; i += size) {
+    if (failAt !== undefined && failAt < i + size)
+      throw new BillError('wechat', 'corrupt', 'line 3: not yuan');
+    yield list.slice(i, i + size);
   }
 }
 
 describe('bill files', () => {
-  it('loggedRows passes every row through and logs the count; a failure is logged and thrown', async () => {
+  it('loggedRows passes every batch through and logs the count of rows; a failure is logged and thrown', async () => {
     const logged: string[] = [];
     const logger = {
       log: (m: string) => logged.push(`log ${m}`),
       warn: (m: string) => logged.push(`warn ${m}`),
       error: (m: string) => logged.push(`error ${m}`),
     };
-    const back: BillRow[] = [];
-    for await (const row of loggedRows(source(rows), 'WeChat bill of 2024-01-01', logger))
-      back.push(row);
-    expect(back).toEqual(rows);
+    const back: BillRow[][] = [];
+    for await (const batch of loggedRows(source(rows, 1), 'WeChat bill of 2024-01-01', logger))
+      back.push(batch);
+    expect(back).toEqual([[rows[0]], [rows[1]]]);
     expect(logged).toEqual(['log WeChat bill of 2024-01-01: 2 rows']);
     logged.length = 0;
     const many = Array.from({ length: 1000 }, (_, i) => ({ ...rows[0], outTradeNo: `P${i}` }));
     let seen = 0;
     await expect(
       (async () => {
-        for await (const _ of loggedRows(source(many, 999), 'WeChat bill of 2024-01-01', logger))
-          seen++;
+        for await (const batch of loggedRows(
+          source(many, 250, 999),
+          'WeChat bill of 2024-01-01',
+          logger,
+        ))
+          seen += batch.length;
       })(),
     ).rejects.toMatchObject({ reason: 'corrupt' });
-    expect(seen).toBe(999);
+    expect(seen).toBe(750);
     expect(logged).toEqual(['warn line 3: not yuan']);
   });
 

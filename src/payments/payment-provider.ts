@@ -194,9 +194,12 @@ export interface PaymentProvider {
    * channel booked that day. A day without trades yields nothing; failures are
    * BillError (a future day: `not_ready`); a date that is not a real
    * `YYYY-MM-DD` day is a RangeError. Stopping early (`break`) is fine: the
-   * download is removed however the reading ends.
+   * download is removed however the reading ends. Rows come in batches, in
+   * bill order (none empty; up to a thousand rows each): a million-row bill
+   * passed row by row through the reader's async generators made a few
+   * promises per row, which cost the service more than comparing them.
    */
-  downloadBill(date: string): AsyncIterable<BillRow>;
+  downloadBill(date: string): AsyncIterable<BillRow[]>;
 }
 
 /** Injection token under which every channel provider is registered (multi-provider). */

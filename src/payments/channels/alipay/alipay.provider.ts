@@ -214,7 +214,7 @@ export class AlipayProvider implements PaymentProvider {
    * its detail file read whole before the first row is yielded. Alipay has no bill for a day yet (or asked
    * too early): not_ready. The file is removed however the reading ends.
    */
-  async *downloadBill(date: string): AsyncIterable<BillRow> {
+  async *downloadBill(date: string): AsyncIterable<BillRow[]> {
     assertBillDate(date);
     const label = `Alipay bill of ${date}`;
     if (date > beijingToday()) throw new BillError('alipay', 'not_ready', `${label}: a future day`);

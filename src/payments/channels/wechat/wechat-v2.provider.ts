@@ -312,7 +312,7 @@ export class WechatV2Provider implements PaymentProvider {
    * CRC-32 must check out, v2 has no hash — and read whole (wechat.bill.ts,
    * shared with v3) before the first row is yielded. The file is removed however it ends.
    */
-  async *downloadBill(date: string): AsyncIterable<BillRow> {
+  async *downloadBill(date: string): AsyncIterable<BillRow[]> {
     assertBillDate(date);
     const label = `WeChat Pay bill of ${date}`;
     if (date > beijingToday()) throw new BillError('wechat', 'not_ready', `${label}: a future day`);

@@ -279,7 +279,7 @@ export class WechatV3Provider implements PaymentProvider, OnApplicationBootstrap
    * without trades (NO_STATEMENT_EXIST) yields nothing; STATEMENT_CREATING is
    * not_ready. The file is removed however the reading ends.
    */
-  async *downloadBill(date: string): AsyncIterable<BillRow> {
+  async *downloadBill(date: string): AsyncIterable<BillRow[]> {
     assertBillDate(date);
     const label = `WeChat Pay bill of ${date}`;
     if (date > beijingToday()) throw new BillError('wechat', 'not_ready', `${label}: a future day`);
