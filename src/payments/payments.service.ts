@@ -321,15 +321,13 @@ export class PaymentsService {
         );
         // What the channels did close is recorded, so the next try does not close it again.
         if (closedThere.length > 0)
-          await this.uow.run(async (tx) => {
-            for (const closed of closedThere) await this.markClosed(tx, closed, now);
-          });
+          await this.uow.run((tx) => this.markClosed(tx, closedThere, now));
         throw channelFailure(error);
       }
     }
     // The attempts the channels closed and the order, in one transaction.
     return this.uow.run(async (tx) => {
-      for (const attempt of closedThere) await this.markClosed(tx, attempt, now);
+      await this.markClosed(tx, closedThere, now);
       const closed = await this.orders.transition(tx, orderId, 'close', { closedAt: now }, now);
       const after = await this.orders.get(orderId, tx);
       if (closed) {
@@ -387,7 +385,7 @@ export class PaymentsService {
    */
   private async closeAttempt(attempt: Payment, now: Date): Promise<'closed' | 'paid'> {
     const outcome = await this.closeAtChannel(attempt, now);
-    if (outcome === 'closed') await this.uow.run((tx) => this.markClosed(tx, attempt, now));
+    if (outcome === 'closed') await this.uow.run((tx) => this.markClosed(tx, [attempt], now));
     return outcome;
   }
 
@@ -406,14 +404,17 @@ export class PaymentsService {
     return 'closed';
   }
 
-  private markClosed(tx: Tx, attempt: Payment, now: Date): Promise<boolean> {
-    return this.setStatus(
-      tx,
-      attempt.id,
-      [PaymentStatus.PENDING, PaymentStatus.FAILED],
-      PaymentStatus.CLOSED,
-      { closedAt: now, nextQueryAt: null },
-    );
+  /** Records attempts their channels closed (each a conditional update). */
+  private async markClosed(tx: Tx, attempts: Payment[], now: Date): Promise<void> {
+    for (const attempt of attempts) {
+      await this.setStatus(
+        tx,
+        attempt.id,
+        [PaymentStatus.PENDING, PaymentStatus.FAILED],
+        PaymentStatus.CLOSED,
+        { closedAt: now, nextQueryAt: null },
+      );
+    }
   }
 
   /**
