@@ -53,6 +53,16 @@ const RECORD_DELAY_MS = 5;
  * latency it adds.
  */
 const SCAN_GAP_MS = 25;
+/**
+ * A scan that claimed nothing (every due row belongs to a paused destination,
+ * say) is followed by the next one no sooner than this many times its own
+ * length: with tens of thousands of rows waiting for a paused merchant, each
+ * such scan reads them all to skip them, and scanning again after every
+ * commit kept the database busy with that alone. Fruitless scans thus take at
+ * most a fifth of the time, and the wait never exceeds MAX_SCAN_GAP_MS.
+ */
+const FRUITLESS_SCAN_FACTOR = 4;
+const MAX_SCAN_GAP_MS = 2_000;
 /** A claim with less than the POST's timeout plus this left is renewed before the POST. */
 const RECORD_MARGIN_MS = 10_000;
 const ERROR_CHARS = 512;
@@ -170,6 +180,8 @@ export class WebhookDeliveryService {
   private readonly toRecord: PendingRecord[] = [];
   private recordTimer?: NodeJS.Timeout;
   private recording = false;
+  /** performance.now() before which no drain starts its next scan; shared by the drains that follow each other. */
+  private nextScanAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly repo: WebhookDeliveryRepository,
@@ -229,15 +241,15 @@ export class WebhookDeliveryService {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     this.nudges.add(nudge);
-    let lastScan = Number.NEGATIVE_INFINITY;
     try {
       while (!signal?.aborted) {
-        const gap = lastScan + SCAN_GAP_MS - performance.now();
+        const gap = this.nextScanAt - performance.now();
         if (gap > 0) await sleep(gap, signal);
         if (signal?.aborted) break;
-        lastScan = performance.now();
+        const scanStarted = performance.now();
         nudge.pending = false;
         const scan = newScan(true);
+        let claimedAny = false;
         while (!signal?.aborted) {
           // Claim the next page only when the sends waiting for a slot are few.
           while (!signal?.aborted && this.dispatcher.backlog() > MAX_IN_FLIGHT) {
@@ -245,10 +257,12 @@ export class WebhookDeliveryService {
           }
           if (signal?.aborted) break;
           const page = await this.startPage(size, clock, scan, signal);
+          claimedAny ||= page.chosen > 0;
           sends.add(page.done.then((s) => addInto(summary, s)));
           if (page.due < size) break;
           scan.after = page.last;
         }
+        this.nextScanAt = scanStarted + scanGap(claimedAny, performance.now() - scanStarted);
         const soon = scan.full.size > 0 || scan.busyOrders.size > 0;
         // Nothing more to send now but what is under way: wait for it, unless new
         // work is announced meanwhile. Rows passed over for a busy destination or
@@ -343,7 +357,12 @@ export class WebhookDeliveryService {
     clock: Clock,
     scan: Scan,
     signal?: AbortSignal,
-  ): Promise<{ due: number; last?: DueCursor; done: Promise<DeliveryRunSummary> }> {
+  ): Promise<{
+    due: number;
+    chosen: number;
+    last?: DueCursor;
+    done: Promise<DeliveryRunSummary>;
+  }> {
     const summary = emptySummary();
     const now = clock();
     for (const d of this.dispatcher.pausedDestinations(now)) scan.skipped.add(d);
@@ -355,7 +374,9 @@ export class WebhookDeliveryService {
     const lastRow = due.at(-1);
     const last = lastRow ? { createdAt: lastRow.createdAt, id: lastRow.id } : scan.after;
     const { rows, orders } = this.choose(due, now, scan, summary);
-    if (rows.length === 0) return { due: due.length, last, done: Promise.resolve(summary) };
+    if (rows.length === 0) {
+      return { due: due.length, chosen: 0, last, done: Promise.resolve(summary) };
+    }
 
     let claimed: ClaimedDelivery[] = [];
     try {
@@ -383,7 +404,7 @@ export class WebhookDeliveryService {
         for (const outcome of await this.sendChain(chain, clock, { signal })) summary[outcome] += 1;
       }),
     ).then(() => summary);
-    return { due: due.length, last, done };
+    return { due: due.length, chosen: rows.length, last, done };
   }
 
   /**
@@ -695,6 +716,12 @@ export const deliveryNotFound = (id: string): DomainError =>
 function isTrouble(result: WebhookPostResult): boolean {
   if (result.statusCode === null) return result.error !== INVALID_URL_ERROR;
   return result.statusCode >= 500 || result.statusCode === 429;
+}
+
+/** How long after a scan's start the next one may begin: see FRUITLESS_SCAN_FACTOR. */
+export function scanGap(claimedAny: boolean, tookMs: number): number {
+  if (claimedAny) return SCAN_GAP_MS;
+  return Math.min(MAX_SCAN_GAP_MS, Math.max(SCAN_GAP_MS, tookMs * (1 + FRUITLESS_SCAN_FACTOR)));
 }
 
 function newScan(capHeld: boolean): Scan {
