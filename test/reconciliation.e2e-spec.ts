@@ -360,10 +360,29 @@ describe('reconciliation (scripted bills)', () => {
     });
     expect(await discrepancies(run.id)).toEqual([]);
     const kept: { c: number | string }[] = await t.dataSource.query(
-      'SELECT COUNT(*) AS c FROM reconciliation_bill_rows WHERE run_id = ?',
+      'SELECT COUNT(*) AS c FROM reconciliation_bill_keys WHERE run_id = ?',
       [run.id],
     );
     expect(Number(kept[0].c)).toBe(0);
+  });
+
+  it('a bill that lists a trade twice completes, with its key kept once and nothing reported missing', async () => {
+    const twice = await paidOrder(3100);
+    bill = async function* (date) {
+      const rows = await faithfulBill(date);
+      yield* rows;
+      yield* rows.filter((r) => r.outTradeNo === twice.payment.outTradeNo);
+    };
+    const run = await reconcile();
+    expect(run.status).toBe('COMPLETED');
+    const kept: { c: number | string }[] = await t.dataSource.query(
+      "SELECT COUNT(*) AS c FROM reconciliation_bill_keys WHERE run_id = ? AND kind = 'P' AND out_key = ?",
+      [run.id, twice.payment.outTradeNo],
+    );
+    expect(Number(kept[0].c)).toBe(1);
+    expect(
+      (await discrepancies(run.id)).filter((d) => d.outTradeNo === twice.payment.outTradeNo),
+    ).toEqual([]);
   });
 
   it('a bill that is not ready is a FAILED run saying so; the daily job tries again and completes', async () => {

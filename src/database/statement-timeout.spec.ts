@@ -89,7 +89,7 @@ describe('boundStatements', () => {
     const { callback, calls } = outcome();
     await withStatementTimeout(60_000, async () => {
       connection.query(
-        'DELETE FROM reconciliation_bill_rows WHERE run_id = ?',
+        'DELETE FROM reconciliation_bill_keys WHERE run_id = ?',
         ['rec_1'],
         callback,
       );
