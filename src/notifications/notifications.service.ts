@@ -76,7 +76,8 @@ export class NotificationsService {
    * missing notification (reconciliation found the trade paid on the bill),
    * applied through the same path as a notification: one transaction with an
    * inbox row that says where it came from (`source_ip` is the origin, the body
-   * names it), the state change and the merchant event. Applying the same
+   * names it), the state change, the merchant event and whatever `alongside`
+   * writes (the caller's own record of it). Applying the same
    * origin again is a recorded duplicate that changes nothing.
    */
   async applyQueried(
@@ -84,6 +85,7 @@ export class NotificationsService {
     state: ChannelPaymentState,
     origin: { source: 'reconciliation'; ref: string },
     now = new Date(),
+    alongside?: (tx: Tx, applied: ApplyResult) => Promise<void>,
   ): Promise<ApplyResult> {
     return this.uow.run(async (tx) => {
       const applied = await this.payments.applyChannelState(tx, channel, state, now);
@@ -111,6 +113,7 @@ export class NotificationsService {
         if (applied.result !== 'rejected') row.outcome = 'duplicate';
         await insertRow(tx, ChannelNotification, row);
       }
+      if (alongside) await alongside(tx, applied);
       this.metrics.notifications.inc({ channel, outcome: row.outcome.split(':')[0] });
       return applied;
     });

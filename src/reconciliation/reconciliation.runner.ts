@@ -398,14 +398,11 @@ export class ReconciliationRunner {
         for (const d of page) {
           await healing.add(async () => {
             try {
-              const note =
+              const healed =
                 d.kind === 'payment'
-                  ? await this.healPayment(run, d.outTradeNo!)
-                  : await this.healRefund(run.channel, d.outRefundNo!);
-              if (note) {
-                await this.store.markHealed(d.id, note, new Date());
-                tally.healed++;
-              }
+                  ? await this.healPayment(run, d.id, d.outTradeNo!)
+                  : await this.healRefund(run.channel, d.id, d.outRefundNo!);
+              if (healed) tally.healed++;
             } catch (error) {
               this.logger.warn(
                 `run ${run.id}: ${d.kind} ${d.outRefundNo ?? d.outTradeNo} not healed (${provider.channel} query failed): ${(error as Error).message}`,
@@ -420,38 +417,58 @@ export class ReconciliationRunner {
     }
   }
 
-  private async healPayment(run: ReconciliationRun, outTradeNo: string): Promise<string | null> {
+  /**
+   * The discrepancy is marked healed in the transaction that applies the
+   * channel's answer: a PAID answer that is not rejected leaves the attempt
+   * SUCCEEDED whatever it was before (PaymentsService.applyChannelState).
+   */
+  private async healPayment(
+    run: ReconciliationRun,
+    discrepancyId: string,
+    outTradeNo: string,
+  ): Promise<boolean> {
     const state = await this.providers.get(run.channel).queryPayment(outTradeNo);
     if (state.status !== 'PAID') {
       this.logger.error(
         `run ${run.id}: ${outTradeNo} is paid on the ${run.channel} bill but the channel's query says ${state.status}; a person must look`,
       );
-      return null;
+      return false;
     }
-    const applied = await this.notifications.applyQueried(run.channel, state, {
-      source: 'reconciliation',
-      ref: run.id,
-    });
+    const applied = await this.notifications.applyQueried(
+      run.channel,
+      state,
+      { source: 'reconciliation', ref: run.id },
+      new Date(),
+      async (tx, result) => {
+        if (result.result === 'rejected') return;
+        const note = `healed: the ${run.channel} query confirmed the payment; applied through the notification path (${result.result})`;
+        await this.store.markHealed(discrepancyId, note, new Date(), tx);
+      },
+    );
     if (applied.result === 'rejected') {
       this.logger.error(
         `run ${run.id}: ${outTradeNo} paid on the channel, not applied: ${applied.reason}`,
       );
-      return null;
+      return false;
     }
-    const [now] = await this.payments.findBooked(run.channel, [outTradeNo]);
-    if (now?.status !== PaymentStatus.SUCCEEDED) return null;
     this.logger.warn(
       `run ${run.id}: ${outTradeNo} was paid on ${run.channel} and unpaid here; applied (${applied.result})`,
     );
-    return `healed: the ${run.channel} query confirmed the payment; applied through the notification path (${applied.result})`;
+    return true;
   }
 
-  private async healRefund(channel: Channel, outRefundNo: string): Promise<string | null> {
+  private async healRefund(
+    channel: Channel,
+    discrepancyId: string,
+    outRefundNo: string,
+  ): Promise<boolean> {
     const [local] = await this.refunds.findBooked(channel, [outRefundNo]);
-    if (!local || local.status !== RefundStatus.PENDING) return null;
+    if (!local || local.status !== RefundStatus.PENDING) return false;
     const refund = await this.refunds.recheck(local.id);
-    if (refund.status !== RefundStatus.SUCCEEDED) return null;
-    return `healed: the ${channel} refund query confirmed the refund`;
+    if (refund.status !== RefundStatus.SUCCEEDED) return false;
+    const note = `healed: the ${channel} refund query confirmed the refund`;
+    await this.store.markHealed(discrepancyId, note, new Date());
+    return true;
   }
 
   // ---- failures ------------------------------------------------------------------------------

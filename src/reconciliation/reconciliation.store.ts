@@ -277,14 +277,15 @@ export class ReconciliationStore {
       .getMany();
   }
 
-  async markHealed(id: string, note: string, now: Date): Promise<void> {
-    await this.uow.run((tx) =>
+  /** In `tx` when given (the transaction that applied what heals it), else in one of its own. */
+  async markHealed(id: string, note: string, now: Date, tx?: Tx): Promise<void> {
+    const mark = (t: Tx) =>
       execute(
-        tx,
+        t,
         'UPDATE reconciliation_discrepancies SET healed = ?, resolved_at = ?, note = ? WHERE id = ? AND healed = ?',
         [true, now, note, id, false],
-      ),
-    );
+      );
+    await (tx ? mark(tx) : this.uow.run(mark));
   }
 
   /** RUNNING → COMPLETED with its counts; false when the run was no longer this owner's. */
