@@ -229,9 +229,9 @@ export class ReconciliationRunner {
   /**
    * Not async itself: the batch's rows and what was read for them are dropped
    * once compared, before its write (a transaction with a durable commit) is
-   * waited for. Until then each of the batches in flight held its thousand
-   * rows and their lookups through its write, long enough to be promoted out
-   * of V8's young generation.
+   * waited for. Until then each of the batches in flight held its rows and
+   * their lookups through its write, long enough to be promoted out of V8's
+   * young generation.
    */
   private compareBatch(
     run: ReconciliationRun,
